@@ -1,0 +1,104 @@
+/**
+ * Line boundaries read straight from the store. `alignUp` finds one boundary with windows that
+ * double in size; `readChunk` streams one resolved chunk with a single GET in the common case,
+ * continuing with doubling windows only when the chunk's last line runs past the lookahead.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { ByteRange } from "./ByteRange.js"
+import type { ReadError } from "./Errors.js"
+import { ChunkCutter, NEWLINE } from "./LineCut.js"
+import { ObjectStore } from "./ObjectStore.js"
+import type { ObjectVersion } from "./ObjectStore.js"
+import type { ObjectUri } from "./ObjectUri.js"
+import { readRange } from "./Retry.js"
+import { Stats } from "./Stats.js"
+
+/** The smallest window used once the lookahead has run out. */
+const MIN_WINDOW = 64 * 1024
+
+export interface ReadOptions {
+  /** Bytes read past the approximate end in the first request, to find the last line's end. */
+  readonly lookahead: number
+}
+
+export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
+  /**
+   * The first line start at or after `x`: 0 for x <= 0, S for x >= S, otherwise one past the
+   * first newline at or after x - 1 (or S when there is none). Reads windows from x - 1 of
+   * `lookahead` bytes (at least 64 KiB), doubling each time, until a newline or the end of
+   * the object; never gives up before that. Retries as `Retry.readRange`.
+   */
+  readonly alignUp: (
+    uri: ObjectUri,
+    version: ObjectVersion,
+    x: number,
+    options: ReadOptions
+  ) => Effect.Effect<number, ReadError>
+  /**
+   * The bytes of the resolved chunk `[alignUp(a), alignUp(b))` for the approximate range
+   * `[a, b)`: exactly the lines whose first byte lies in `[a, b)`, possibly none. One GET of
+   * `[a - 1, b + lookahead)` in the common case, then doubling windows until the end of the
+   * last line; the body is abandoned as soon as the chunk is complete. An empty approximate
+   * range makes no request. Retries and resumes as `Retry.readRange`.
+   */
+  readonly readChunk: (
+    uri: ObjectUri,
+    version: ObjectVersion,
+    approx: ByteRange,
+    options: ReadOptions
+  ) => Stream.Stream<Uint8Array, ReadError>
+}>() {}
+
+export const make = Effect.gen(function*() {
+  const context = yield* Effect.context<ObjectStore | Stats>()
+
+  /** The bytes from `from` to the end of the object: `[from, firstEnd)`, then windows doubling from `nextSize`. */
+  const windows = (uri: ObjectUri, version: ObjectVersion, from: number, firstEnd: number, nextSize: number) => {
+    const go = (start: number, end: number, size: number): Stream.Stream<Uint8Array, ReadError, ObjectStore | Stats> =>
+      start >= version.size
+        ? Stream.empty
+        : Stream.concat(
+          readRange(uri, version, { start, end: Math.min(end, version.size) }),
+          Stream.suspend(() => go(end, end + size, size * 2))
+        )
+    return go(from, firstEnd, nextSize)
+  }
+
+  const alignUp = (uri: ObjectUri, version: ObjectVersion, x: number, options: ReadOptions) => {
+    if (x <= 0) return Effect.succeed(0)
+    if (x >= version.size) return Effect.succeed(version.size)
+    const window = Math.max(options.lookahead, MIN_WINDOW)
+    return windows(uri, version, x - 1, x - 1 + window, window * 2).pipe(
+      Stream.mapAccum(x - 1, (offset, bytes) => {
+        const newline = bytes.indexOf(NEWLINE)
+        return [offset + bytes.length, newline === -1 ? Option.none() : Option.some(offset + newline + 1)]
+      }),
+      Stream.filterMap((found) => found),
+      Stream.runHead,
+      Effect.map(Option.getOrElse(() => version.size)),
+      Effect.provide(context)
+    )
+  }
+
+  const readChunk = (uri: ObjectUri, version: ObjectVersion, approx: ByteRange, options: ReadOptions) => {
+    if (approx.start >= approx.end) return Stream.empty
+    const cutter = new ChunkCutter(approx, version.size)
+    const firstEnd = approx.end >= version.size ? version.size : approx.end + options.lookahead
+    return windows(uri, version, cutter.firstOffset, firstEnd, Math.max(options.lookahead, MIN_WINDOW) * 2).pipe(
+      Stream.mapAccum(cutter.initial, (state, bytes) => cutter.step(state, bytes)),
+      Stream.takeUntil((output) => output.done),
+      Stream.map((output) => output.bytes),
+      Stream.filter((bytes) => bytes.length > 0),
+      Stream.provideContext(context)
+    )
+  }
+
+  return Boundary.of({ alignUp, readChunk })
+})
+
+/** The boundary logic over whatever `ObjectStore` and `Stats` are provided. */
+export const layer = Layer.effect(Boundary, make)

@@ -1,0 +1,117 @@
+/**
+ * The command tree. Handlers only turn arguments into options, call the program, and render
+ * its report; every rule lives in the modules they call.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Boundary from "./Boundary.js"
+import { UsageError } from "./Errors.js"
+import * as Executor from "./Executor.js"
+import * as ObjectUri from "./ObjectUri.js"
+import { plan } from "./Planner.js"
+import type { PlanSpec } from "./Planner.js"
+import { withProgress } from "./Progress.js"
+import * as Report from "./Report.js"
+import { RetryPolicy } from "./Retry.js"
+import * as RoutingObjectStore from "./RoutingObjectStore.js"
+import * as S3ObjectStore from "./S3ObjectStore.js"
+import { parseCount, parseSize } from "./Size.js"
+import { headSource, split } from "./Split.js"
+import { Stats } from "./Stats.js"
+
+const DEFAULT_LOOKAHEAD = 64 * 1024
+
+const source = Args.text({ name: "SOURCE" }).pipe(
+  Args.withDescription("the object: a path, a file:// URL or s3://bucket/key")
+)
+const chunks = Options.text("chunks").pipe(
+  Options.withDescription("the number of chunks N"),
+  Options.optional
+)
+const chunkSize = Options.text("chunk-size").pipe(
+  Options.withDescription("the approximate chunk size (bytes, or with KiB/MiB/GiB/KB/MB/GB)"),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object per chunk per line"))
+const out = Options.text("out").pipe(
+  Options.withDescription("write the chunks to DEST/part-NNNNN (a directory or s3://bucket/prefix/)"),
+  Options.optional
+)
+const concurrency = Options.text("concurrency").pipe(
+  Options.withDescription("workers at once (default: min(N, 16))"),
+  Options.optional
+)
+const lookahead = Options.text("lookahead").pipe(
+  Options.withDescription("bytes read past a chunk's end in its first request (default 64KiB)"),
+  Options.optional
+)
+const endpoint = Options.text("endpoint").pipe(
+  Options.withDescription("S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)"),
+  Options.optional
+)
+
+const fromEither = <A>(either: Either.Either<A, UsageError>) => Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
+const optional = <A>(value: Option.Option<string>, parse: (text: string) => Either.Either<A, UsageError>) =>
+  Option.match(value, { onNone: () => Effect.succeed(undefined), onSome: (text) => fromEither(parse(text)) })
+
+const planSpec = (chunksText: Option.Option<string>, sizeText: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isSome(chunksText) && Option.isSome(sizeText)) {
+      return yield* new UsageError({ reason: "give either --chunks or --chunk-size, not both" })
+    }
+    if (Option.isSome(chunksText)) {
+      return { _tag: "Chunks", chunks: yield* fromEither(parseCount(chunksText.value, "--chunks")) } satisfies PlanSpec
+    }
+    if (Option.isSome(sizeText)) {
+      return { _tag: "ChunkSize", chunkSize: yield* fromEither(parseSize(sizeText.value, "--chunk-size")) } satisfies PlanSpec
+    }
+    return yield* new UsageError({ reason: "give --chunks N or --chunk-size SIZE" })
+  })
+
+/** Everything a job needs: the routing store (files and S3), the reader, local workers, counters. */
+export const jobLayer = (endpointOverride: Option.Option<string>) =>
+  Layer.unwrapEffect(Effect.map(S3ObjectStore.settingsConfig, (settings) => {
+    const store = RoutingObjectStore.layer({
+      ...settings,
+      endpoint: Option.orElse(endpointOverride, () => settings.endpoint)
+    })
+    const base = Layer.merge(store, Stats.layer)
+    const boundary = Layer.provide(Boundary.layer, base)
+    return Executor.localLayer.pipe(Layer.provideMerge(boundary), Layer.provideMerge(base), Layer.provide(RetryPolicy.layerConfig))
+  }))
+
+const splitCommand = Command.make(
+  "split",
+  { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint },
+  (args) =>
+    Effect.gen(function*() {
+      const sourceUri = yield* fromEither(ObjectUri.parseObject(args.source))
+      const spec = yield* planSpec(args.chunks, args.chunkSize)
+      const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
+      const workers = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
+      const window = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
+      const options = { source: sourceUri, spec, out: outUri, concurrency: workers, lookahead: window }
+      const version = yield* headSource(sourceUri)
+      const report = yield* split(options, version).pipe(
+        outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length)
+      )
+      yield* Console.log(
+        args.json
+          ? Report.jsonLines(report.rows).trimEnd()
+          : Report.table(report.rows, report.version.size).trimEnd()
+      )
+    }).pipe(Effect.provide(jobLayer(args.endpoint)))
+).pipe(Command.withDescription("cut an object into line-aligned chunks read straight from the store"))
+
+export const command = Command.make("s3split").pipe(
+  Command.withDescription("process a large newline-delimited object in parallel, straight from S3 or a file"),
+  Command.withSubcommands([splitCommand])
+)
+
+export const run = Command.run(command, { name: "s3split", version: "0.1.0" })

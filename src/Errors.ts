@@ -1,0 +1,138 @@
+/**
+ * The typed errors of s3split. Every error a worker can meet is a `Schema.TaggedError`, so it
+ * can cross a process or Lambda boundary and be decoded as the very same type on the other
+ * side. Each carries what a person needs to act on it, and renders as one line (`message`).
+ */
+import * as Schema from "effect/Schema"
+
+/** The object (or local file) does not exist. */
+export class ObjectNotFoundError extends Schema.TaggedError<ObjectNotFoundError>()("ObjectNotFoundError", {
+  uri: Schema.String
+}) {
+  override get message() {
+    return `object not found: ${this.uri}`
+  }
+}
+
+/** The S3 bucket does not exist. */
+export class BucketNotFoundError extends Schema.TaggedError<BucketNotFoundError>()("BucketNotFoundError", {
+  bucket: Schema.String
+}) {
+  override get message() {
+    return `bucket not found: ${this.bucket}`
+  }
+}
+
+/** The credentials in use may not read or write this object. */
+export class AccessDeniedError extends Schema.TaggedError<AccessDeniedError>()("AccessDeniedError", {
+  uri: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `access denied: ${this.uri} (${this.detail})`
+  }
+}
+
+/** The source exists but cannot be split (a directory, a special file). */
+export class InvalidSourceError extends Schema.TaggedError<InvalidSourceError>()("InvalidSourceError", {
+  uri: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot read ${this.uri}: ${this.reason}`
+  }
+}
+
+/** The object is no longer the version recorded at plan time (its ETag differs). */
+export class ObjectChangedError extends Schema.TaggedError<ObjectChangedError>()("ObjectChangedError", {
+  uri: Schema.String,
+  expectedEtag: Schema.String,
+  actualEtag: Schema.String
+}) {
+  override get message() {
+    return `object changed during the run: ${this.uri} (ETag was ${this.expectedEtag}, now ${this.actualEtag})`
+  }
+}
+
+/**
+ * A fault worth retrying: throttling (503 SlowDown, 429), a 5xx, a broken or refused
+ * connection, a body that ended early. `endpoint` is set when the server could not be reached.
+ */
+export class TransientStoreError extends Schema.TaggedError<TransientStoreError>()("TransientStoreError", {
+  uri: Schema.String,
+  reason: Schema.String,
+  endpoint: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return this.endpoint === undefined
+      ? `${this.reason} (${this.uri})`
+      : `cannot reach ${this.endpoint}: ${this.reason}`
+  }
+}
+
+/** The retry policy gave up: `attempts` requests were made, the last failed with `lastCause`. */
+export class RetriesExhaustedError extends Schema.TaggedError<RetriesExhaustedError>()("RetriesExhaustedError", {
+  uri: Schema.String,
+  attempts: Schema.Number,
+  lastCause: Schema.String
+}) {
+  override get message() {
+    return `gave up on ${this.uri} after ${this.attempts} attempts; last cause: ${this.lastCause}`
+  }
+}
+
+/** Any other store failure that retrying will not fix. */
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  uri: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.uri}: ${this.reason}`
+  }
+}
+
+/** A command-line argument or option is malformed. Never crosses a process boundary. */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** The chunks did not add up to the object: a bug or a store that lies, never silently accepted. */
+export class IntegrityError extends Schema.TaggedError<IntegrityError>()("IntegrityError", {
+  uri: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `integrity check failed for ${this.uri}: ${this.reason}`
+  }
+}
+
+/** Every error the object store can fail with. */
+export type ObjectStoreError =
+  | ObjectNotFoundError
+  | BucketNotFoundError
+  | AccessDeniedError
+  | InvalidSourceError
+  | ObjectChangedError
+  | TransientStoreError
+  | StoreError
+
+/** Every error a chunk read can fail with once retries are applied. */
+export type ReadError = ObjectStoreError | RetriesExhaustedError
+
+/** The schema of every error that may cross a worker boundary. */
+export const WorkerError = Schema.Union(
+  ObjectNotFoundError,
+  BucketNotFoundError,
+  AccessDeniedError,
+  InvalidSourceError,
+  ObjectChangedError,
+  TransientStoreError,
+  RetriesExhaustedError,
+  StoreError,
+  IntegrityError
+)
+export type WorkerError = typeof WorkerError.Type

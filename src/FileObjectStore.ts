@@ -1,0 +1,82 @@
+/**
+ * `ObjectStore` over the local file system (`@effect/platform` FileSystem): the embedded
+ * default. A file's "ETag" is its size, modification time and inode, so a file rewritten
+ * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
+ * target and rename it, so a reader never sees a half-written object.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import { isPlatformError } from "@effect/platform/Error"
+import type { PlatformError } from "@effect/platform/Error"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as NodePath from "node:path"
+import { AccessDeniedError, InvalidSourceError, ObjectChangedError, ObjectNotFoundError, StoreError } from "./Errors.js"
+import type { ObjectStoreError } from "./Errors.js"
+import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
+import type { FileUri, ObjectUri } from "./ObjectUri.js"
+import { format } from "./ObjectUri.js"
+
+const toStoreError = (uri: ObjectUri) => (error: PlatformError): ObjectStoreError => {
+  const where = format(uri)
+  if (error._tag === "SystemError") {
+    if (error.reason === "NotFound") return new ObjectNotFoundError({ uri: where })
+    if (error.reason === "PermissionDenied") return new AccessDeniedError({ uri: where, detail: error.message })
+  }
+  return new StoreError({ uri: where, reason: error.message })
+}
+
+const pathOf = (uri: ObjectUri): Effect.Effect<string, StoreError> =>
+  uri._tag === "FileUri"
+    ? Effect.succeed((uri as FileUri).path)
+    : Effect.fail(new StoreError({ uri: format(uri), reason: "the local file store cannot reach S3 objects" }))
+
+export const make = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+
+  const head = (uri: ObjectUri) =>
+    Effect.gen(function*() {
+      const path = yield* pathOf(uri)
+      const info = yield* fs.stat(path).pipe(Effect.mapError(toStoreError(uri)))
+      if (info.type === "Directory") return yield* new InvalidSourceError({ uri: path, reason: "it is a directory" })
+      if (info.type !== "File") return yield* new InvalidSourceError({ uri: path, reason: `it is not a regular file (${info.type})` })
+      const mtime = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
+      const inode = Option.getOrElse(info.ino, () => 0)
+      return new ObjectVersion({ size: Number(info.size), etag: `"${Number(info.size)}-${mtime}-${inode}"` })
+    })
+
+  return ObjectStore.of({
+    head,
+    get: (uri, version, range) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const current = yield* head(uri)
+        if (current.etag !== version.etag) {
+          return yield* new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })
+        }
+        const path = yield* pathOf(uri)
+        return fs.stream(path, {
+          offset: FileSystem.Size(range.start),
+          bytesToRead: FileSystem.Size(range.end - range.start),
+          chunkSize: FileSystem.Size(64 * 1024)
+        }).pipe(Stream.mapError(toStoreError(uri)))
+      })),
+    put: (uri, body) =>
+      Effect.gen(function*() {
+        const path = yield* pathOf(uri)
+        yield* fs.makeDirectory(NodePath.dirname(path), { recursive: true }).pipe(Effect.mapError(toStoreError(uri)))
+        const temporary = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+        yield* Stream.run(body, fs.sink(temporary)).pipe(
+          Effect.catchIf(isPlatformError, (error) => Effect.fail(toStoreError(uri)(error))),
+          Effect.zipRight(fs.rename(temporary, path).pipe(Effect.mapError(toStoreError(uri)))),
+          Effect.onExit((exit) => exit._tag === "Failure" ? Effect.ignore(fs.remove(temporary)) : Effect.void)
+        )
+      }),
+    remove: (uri) =>
+      Effect.flatMap(pathOf(uri), (path) =>
+        fs.remove(path, { force: true }).pipe(Effect.mapError(toStoreError(uri))))
+  })
+})
+
+/** The local file store; needs a `FileSystem` (`NodeFileSystem.layer` in production). */
+export const layer = Layer.effect(ObjectStore, make)

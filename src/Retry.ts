@@ -1,0 +1,136 @@
+/**
+ * The one owner of retries: capped exponential backoff with jitter on transient faults
+ * (throttling, 5xx, broken connections, bodies that end early). Applies to single requests
+ * (`retrying`) and to ranged reads, which resume from the next unread byte (`readRange`).
+ */
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import type { ByteRange } from "./ByteRange.js"
+import { RetriesExhaustedError, TransientStoreError } from "./Errors.js"
+import type { ObjectStoreError } from "./Errors.js"
+import type { ObjectUri } from "./ObjectUri.js"
+import { format } from "./ObjectUri.js"
+import { ObjectStore } from "./ObjectStore.js"
+import type { ObjectVersion } from "./ObjectStore.js"
+import { Stats } from "./Stats.js"
+
+export interface RetrySettings {
+  /** Requests in all, the first included, before giving up on a request that makes no progress. */
+  readonly maxAttempts: number
+  /** The delay before the first retry; each further one doubles it. */
+  readonly baseDelay: Duration.Duration
+  /** No delay exceeds this (before jitter of ±20%). */
+  readonly maxDelay: Duration.Duration
+}
+
+export class RetryPolicy extends Context.Reference<RetryPolicy>()("s3split/RetryPolicy", {
+  defaultValue: (): RetrySettings => ({
+    maxAttempts: 8,
+    baseDelay: Duration.millis(100),
+    maxDelay: Duration.seconds(5)
+  })
+}) {
+  /** Reads `S3SPLIT_RETRY_ATTEMPTS`, `S3SPLIT_RETRY_BASE_DELAY` and `S3SPLIT_RETRY_MAX_DELAY`. */
+  static readonly layerConfig = Layer.effect(
+    RetryPolicy,
+    Config.all({
+      maxAttempts: Config.integer("S3SPLIT_RETRY_ATTEMPTS").pipe(
+        Config.validate({ message: "must be at least 1", validation: (n) => n >= 1 }),
+        Config.withDefault(8),
+        Config.withDescription("requests per read before giving up")
+      ),
+      baseDelay: Config.duration("S3SPLIT_RETRY_BASE_DELAY").pipe(Config.withDefault(Duration.millis(100))),
+      maxDelay: Config.duration("S3SPLIT_RETRY_MAX_DELAY").pipe(Config.withDefault(Duration.seconds(5)))
+    })
+  )
+}
+
+const isTransient = (error: unknown): error is TransientStoreError => error instanceof TransientStoreError
+
+/** The delays between attempts: 1x, 2x, 4x ... the base delay, capped, jittered, bounded in count. */
+const backoff = (settings: RetrySettings) =>
+  Schedule.exponential(settings.baseDelay, 2).pipe(
+    Schedule.modifyDelay((delay) => Duration.min(delay, settings.maxDelay)),
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(settings.maxAttempts - 1)),
+    Schedule.whileInput(isTransient)
+  )
+
+const exhausted = (uri: ObjectUri, attempts: Ref.Ref<number>) => (error: TransientStoreError) =>
+  Effect.flatMap(attempts, (n) =>
+    Effect.fail(new RetriesExhaustedError({ uri: format(uri), attempts: n, lastCause: error.message })))
+
+/**
+ * Runs one request with retries: transient failures are retried with backoff, up to
+ * `maxAttempts` requests; after that the request fails with `RetriesExhaustedError`.
+ * Every other error passes through at once.
+ */
+export const retrying = <A, R>(uri: ObjectUri, request: Effect.Effect<A, ObjectStoreError, R>) =>
+  Effect.gen(function*() {
+    const settings = yield* RetryPolicy
+    const stats = yield* Stats
+    const attempts = yield* Ref.make(0)
+    return yield* Effect.suspend(() =>
+      Ref.getAndUpdate(attempts, (n) => n + 1).pipe(
+        Effect.tap((previous) => previous > 0 ? Ref.update(stats.retries, (n) => n + 1) : Effect.void),
+        Effect.zipRight(Ref.update(stats.requests, (n) => n + 1)),
+        Effect.zipRight(request)
+      )
+    ).pipe(
+      Effect.retry(backoff(settings)),
+      Effect.catchTag("TransientStoreError", exhausted(uri, attempts))
+    )
+  })
+
+/**
+ * The bytes of the half-open `range` of the object, pinned to `version`, with retries. A body
+ * that breaks or ends early is resumed with a new ranged request from the next unread byte,
+ * so no byte is lost or repeated; the attempt count restarts whenever bytes arrive. An empty
+ * range makes no request at all.
+ */
+export const readRange = (
+  uri: ObjectUri,
+  version: ObjectVersion,
+  range: ByteRange
+): Stream.Stream<Uint8Array, ObjectStoreError | RetriesExhaustedError, ObjectStore | Stats> =>
+  range.start >= range.end ? Stream.empty : Stream.unwrap(Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const settings = yield* RetryPolicy
+    const stats = yield* Stats
+    const next = yield* Ref.make(range.start)
+    const attempts = yield* Ref.make(0)
+    const endedEarly = Stream.suspend(() =>
+      Stream.unwrap(Effect.map(next, (offset) =>
+        offset < range.end
+          ? Stream.fail(
+            new TransientStoreError({ uri: format(uri), reason: `body ended at byte ${offset} of ${range.start}-${range.end}` })
+          )
+          : Stream.empty))
+    )
+    const attempt = Stream.unwrap(Effect.gen(function*() {
+      const previous = yield* Ref.getAndUpdate(attempts, (n) => n + 1)
+      if (previous > 0) yield* Ref.update(stats.retries, (n) => n + 1)
+      yield* Ref.update(stats.requests, (n) => n + 1)
+      const from = yield* next
+      return store.get(uri, version, { start: from, end: range.end }).pipe(
+        Stream.tap((bytes) =>
+          Effect.all([
+            Ref.update(next, (n) => n + bytes.length),
+            Ref.update(stats.bytesFetched, (n) => n + bytes.length),
+            Ref.set(attempts, 1)
+          ])
+        ),
+        Stream.concat(endedEarly)
+      )
+    }))
+    return attempt.pipe(
+      Stream.retry(backoff(settings)),
+      Stream.catchTag("TransientStoreError", (error) => Stream.fromEffect(exhausted(uri, attempts)(error)))
+    )
+  }))

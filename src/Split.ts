@@ -1,0 +1,123 @@
+/**
+ * The coordinator of `split`: one HEAD, the plan (arithmetic only), then either the resolved
+ * boundaries (windowed reads, no chunk bodies) or every chunk streamed to a destination by the
+ * executor, with the manifest committed last and the parts removed again on any failure.
+ */
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Boundary } from "./Boundary.js"
+import type { ByteRange } from "./ByteRange.js"
+import { ChunkTask } from "./ChunkTask.js"
+import { IntegrityError } from "./Errors.js"
+import { Executor } from "./Executor.js"
+import { ChunkRow, Manifest, MANIFEST_NAME, partName } from "./Manifest.js"
+import { ObjectStore } from "./ObjectStore.js"
+import type { ObjectVersion } from "./ObjectStore.js"
+import * as ObjectUri from "./ObjectUri.js"
+import { plan } from "./Planner.js"
+import type { PlanSpec } from "./Planner.js"
+import { retrying } from "./Retry.js"
+
+export interface SplitOptions {
+  readonly source: ObjectUri.ObjectUri
+  readonly spec: PlanSpec
+  /** A destination directory or prefix for the parts; none to resolve boundaries only. */
+  readonly out: ObjectUri.ObjectUri | undefined
+  readonly concurrency: number | undefined
+  readonly lookahead: number
+}
+
+export interface SplitReport {
+  readonly version: ObjectVersion
+  readonly rows: ReadonlyArray<ChunkRow>
+}
+
+/** The default concurrency: one worker per chunk, at most 16. */
+export const defaultConcurrency = (chunks: number) => Math.max(1, Math.min(chunks, 16))
+
+const toRows = (approx: ReadonlyArray<ByteRange>, starts: ReadonlyArray<number>, size: number) =>
+  approx.map((range, index) => {
+    const start = starts[index]!
+    const end = index + 1 < starts.length ? starts[index + 1]! : size
+    return new ChunkRow({ index, approxStart: range.start, approxEnd: range.end, start, end, bytes: end - start })
+  })
+
+/** The HEAD of the source, with retries. */
+export const headSource = (source: ObjectUri.ObjectUri) =>
+  Effect.flatMap(ObjectStore, (store) => retrying(source, store.head(source)))
+
+/**
+ * Resolves every boundary: `alignUp` of each interior cut point (chunk 0 starts at 0, and the
+ * end of each chunk is the start of the next, so neighbours agree by construction).
+ */
+const resolveBoundaries = (options: SplitOptions, version: ObjectVersion, approx: ReadonlyArray<ByteRange>) =>
+  Effect.flatMap(Boundary, (boundary) =>
+    Effect.forEach(
+      approx,
+      (range) => boundary.alignUp(options.source, version, range.start, { lookahead: options.lookahead }),
+      { concurrency: options.concurrency ?? defaultConcurrency(approx.length) }
+    ))
+
+/** Streams every chunk to `out/part-NNNNN`, then commits `out/_manifest.json`. */
+const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: ObjectVersion, approx: ReadonlyArray<ByteRange>) =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const executor = yield* Executor
+    const manifestUri = ObjectUri.child(out, MANIFEST_NAME)
+    const tasks = approx.map((range, index) =>
+      new ChunkTask({
+        index,
+        source: options.source,
+        version,
+        approx: range,
+        lookahead: options.lookahead,
+        output: ObjectUri.child(out, partName(index))
+      })
+    )
+    const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(store.remove(task.output)), {
+      concurrency: 8,
+      discard: true
+    })
+    // A manifest from an earlier run would vouch for parts this run is about to replace.
+    yield* store.remove(manifestUri)
+    return yield* Effect.gen(function*() {
+      const results = yield* executor.run(tasks, options.concurrency ?? defaultConcurrency(tasks.length))
+      const total = results.reduce((sum, result) => sum + result.bytes, 0)
+      if (total !== version.size) {
+        return yield* new IntegrityError({
+          uri: ObjectUri.format(options.source),
+          reason: `the chunks hold ${total} bytes, the object ${version.size}`
+        })
+      }
+      // The slices tile the object, so each chunk starts where the ones before it end.
+      let offset = 0
+      const starts = results.map((result) => {
+        const start = offset
+        offset += result.bytes
+        return start
+      })
+      const rows = toRows(approx, starts, version.size)
+      const manifest = new Manifest({
+        source: ObjectUri.format(options.source),
+        size: version.size,
+        etag: version.etag,
+        ...(version.versionId === undefined ? {} : { versionId: version.versionId }),
+        chunks: rows.length,
+        parts: rows.map((row) => ({ ...row, name: partName(row.index) }))
+      })
+      const json = JSON.stringify(Schema.encodeSync(Manifest)(manifest), null, 2) + "\n"
+      yield* store.put(manifestUri, Stream.make(new TextEncoder().encode(json)))
+      return rows
+    }).pipe(Effect.onError(() => discardParts))
+  })
+
+/** Runs a split of the source `version` (from `headSource`) and reports every chunk's ranges. */
+export const split = (options: SplitOptions, version: ObjectVersion) =>
+  Effect.gen(function*() {
+    const approx = plan(version.size, options.spec)
+    const rows = options.out === undefined
+      ? toRows(approx, yield* resolveBoundaries(options, version, approx), version.size)
+      : yield* writeParts(options, options.out, version, approx)
+    return { version, rows } satisfies SplitReport
+  })
