@@ -37,7 +37,7 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
     version: ObjectVersion,
     x: number,
     options: ReadOptions
-  ) => Effect.Effect<number, ReadError>
+  ) => Effect.Effect<number, ReadError, Stats>
   /**
    * The bytes of the resolved chunk `[alignUp(a), alignUp(b))` for the approximate range
    * `[a, b)`: exactly the lines whose first byte lies in `[a, b)`, possibly none. One GET of
@@ -50,11 +50,11 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
     version: ObjectVersion,
     approx: ByteRange,
     options: ReadOptions
-  ) => Stream.Stream<Uint8Array, ReadError>
+  ) => Stream.Stream<Uint8Array, ReadError, Stats>
 }>() {}
 
 export const make = Effect.gen(function*() {
-  const context = yield* Effect.context<ObjectStore | Stats>()
+  const store = yield* ObjectStore
 
   /** The bytes from `from` to the end of the object: `[from, firstEnd)`, then windows doubling from `nextSize`. */
   const windows = (uri: ObjectUri, version: ObjectVersion, from: number, firstEnd: number, nextSize: number) => {
@@ -80,7 +80,7 @@ export const make = Effect.gen(function*() {
       Stream.filterMap((found) => found),
       Stream.runHead,
       Effect.map(Option.getOrElse(() => version.size)),
-      Effect.provide(context)
+      Effect.provideService(ObjectStore, store)
     )
   }
 
@@ -93,12 +93,12 @@ export const make = Effect.gen(function*() {
       Stream.takeUntil((output) => output.done),
       Stream.map((output) => output.bytes),
       Stream.filter((bytes) => bytes.length > 0),
-      Stream.provideContext(context)
+      Stream.provideService(ObjectStore, store)
     )
   }
 
   return Boundary.of({ alignUp, readChunk })
 })
 
-/** The boundary logic over whatever `ObjectStore` and `Stats` are provided. */
+/** The boundary logic over the provided `ObjectStore`; each call counts into the caller's `Stats`. */
 export const layer = Layer.effect(Boundary, make)

@@ -6,22 +6,36 @@ import * as Schema from "effect/Schema"
 import { ObjectVersion } from "./ObjectStore.js"
 import { ObjectUri } from "./ObjectUri.js"
 
-export const Range = Schema.Struct({ start: Schema.Number, end: Schema.Number })
+/** Write the chunk's bytes as they are (`split --out`). */
+export class CopyAction extends Schema.TaggedClass<CopyAction>()("Copy", {}) {}
+
+/** Pipe the chunk through `/bin/sh -c command`; its stdout is the chunk's output (`run`). */
+export class ExecAction extends Schema.TaggedClass<ExecAction>()("Exec", { command: Schema.String }) {}
+
+export const ChunkAction = Schema.Union(CopyAction, ExecAction)
+export type ChunkAction = typeof ChunkAction.Type
 
 export class ChunkTask extends Schema.Class<ChunkTask>("ChunkTask")({
   index: Schema.Number,
   source: ObjectUri,
-  /** The version recorded by the coordinator's HEAD: workers never HEAD themselves. */
+  /** The version recorded by the coordinator's HEAD: workers never HEAD the source. */
   version: ObjectVersion,
   /** The approximate, half-open range `[a_i, a_{i+1})` from the plan. */
-  approx: Range,
+  approx: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
   lookahead: Schema.Number,
-  /** Where the chunk's bytes are written. */
+  action: ChunkAction,
+  /** Where the chunk's output is written (replacing what is there). */
   output: ObjectUri
 }) {}
 
 export class ChunkResult extends Schema.Class<ChunkResult>("ChunkResult")({
   index: Schema.Number,
   /** The size of the resolved chunk; its start is the sum of the sizes before it. */
-  bytes: Schema.Number
+  bytesIn: Schema.Number,
+  /** The size of the output written. */
+  bytesOut: Schema.Number,
+  /** Store requests made for the chunk, retries included. */
+  requests: Schema.Number,
+  retries: Schema.Number,
+  durationMs: Schema.Number
 }) {}

@@ -1,35 +1,51 @@
 /**
  * The program every worker runs for one task, in a fiber or in a Lambda: read the resolved
- * chunk straight from the source and stream it to the task's output. Only the layers differ.
+ * chunk straight from the source, pass it through the task's action (as is, or through a
+ * shell command), and stream the result to the task's output. Only the layers differ.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { Boundary } from "./Boundary.js"
 import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
+import { pipeThrough } from "./Exec.js"
 import { ObjectStore } from "./ObjectStore.js"
-import { Stats } from "./Stats.js"
+import { increment, read, Stats } from "./Stats.js"
 
 /**
- * Reads chunk `task.index` and writes it to `task.output` (replacing what is there). Succeeds
- * with the chunk's size; fails with the reader's or the store's typed error.
+ * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
+ * the chunk's counts; fails with the reader's, the store's or the command's typed error. The
+ * chunk's requests and retries are added to the caller's `Stats` when it ends; bytes live.
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
     const boundary = yield* Boundary
     const store = yield* ObjectStore
-    const stats = yield* Stats
-    const bytes = yield* Ref.make(0)
-    const body = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead }).pipe(
-      Stream.tap((piece) =>
-        Effect.zipRight(
-          Ref.update(bytes, (n) => n + piece.length),
-          Ref.update(stats.bytesDone, (n) => n + piece.length)
-        )
-      )
+    const run = yield* Stats
+    const chunk = yield* Stats.make
+    const started = yield* Clock.currentTimeMillis
+    const bytesOut = yield* Ref.make(0)
+    const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead }).pipe(
+      Stream.tap((piece) => Effect.zipRight(increment(chunk.bytesDone, piece.length), increment(run.bytesDone, piece.length))),
+      Stream.provideService(Stats, chunk)
     )
-    yield* store.put(task.output, body)
-    yield* Ref.update(stats.chunksDone, (n) => n + 1)
-    return new ChunkResult({ index: task.index, bytes: yield* Ref.get(bytes) })
+    const output = task.action._tag === "Copy" ? input : pipeThrough(task.action.command, task.index, input)
+    yield* store.put(task.output, Stream.tap(output, (piece) => increment(bytesOut, piece.length)))
+    const counts = yield* read(chunk)
+    yield* Effect.all([
+      increment(run.requests, counts.requests),
+      increment(run.retries, counts.retries),
+      increment(run.bytesFetched, counts.bytesFetched),
+      increment(run.chunksDone)
+    ])
+    return new ChunkResult({
+      index: task.index,
+      bytesIn: counts.bytesDone,
+      bytesOut: yield* Ref.get(bytesOut),
+      requests: counts.requests,
+      retries: counts.retries,
+      durationMs: (yield* Clock.currentTimeMillis) - started
+    })
   })

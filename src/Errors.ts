@@ -110,6 +110,22 @@ export class IntegrityError extends Schema.TaggedError<IntegrityError>()("Integr
   }
 }
 
+/**
+ * A worker could not finish its chunk for a reason of its own: the command exited non-zero,
+ * or the worker (a Lambda function) crashed or timed out. `tail` is the end of its stderr or log.
+ */
+export class WorkerFailedError extends Schema.TaggedError<WorkerFailedError>()("WorkerFailedError", {
+  index: Schema.Number,
+  reason: Schema.String,
+  exitCode: Schema.optional(Schema.Number),
+  tail: Schema.String
+}) {
+  override get message() {
+    const last = this.tail.trim().split("\n").slice(-3).join(" | ")
+    return `chunk ${this.index}: ${this.reason}${last === "" ? "" : `: ${last}`}`
+  }
+}
+
 /** Every error the object store can fail with. */
 export type ObjectStoreError =
   | ObjectNotFoundError
@@ -133,6 +149,7 @@ export const WorkerError = Schema.Union(
   TransientStoreError,
   RetriesExhaustedError,
   StoreError,
-  IntegrityError
+  IntegrityError,
+  WorkerFailedError
 )
 export type WorkerError = typeof WorkerError.Type

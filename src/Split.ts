@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Boundary } from "./Boundary.js"
 import type { ByteRange } from "./ByteRange.js"
-import { ChunkTask } from "./ChunkTask.js"
+import { ChunkTask, CopyAction } from "./ChunkTask.js"
 import { IntegrityError } from "./Errors.js"
 import { Executor } from "./Executor.js"
 import { ChunkRow, Manifest, MANIFEST_NAME, partName } from "./Manifest.js"
@@ -72,6 +72,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         version,
         approx: range,
         lookahead: options.lookahead,
+        action: new CopyAction(),
         output: ObjectUri.child(out, partName(index))
       })
     )
@@ -82,8 +83,10 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
     // A manifest from an earlier run would vouch for parts this run is about to replace.
     yield* store.remove(manifestUri)
     return yield* Effect.gen(function*() {
-      const results = yield* executor.run(tasks, options.concurrency ?? defaultConcurrency(tasks.length))
-      const total = results.reduce((sum, result) => sum + result.bytes, 0)
+      const results = yield* Effect.forEach(tasks, executor.execute, {
+        concurrency: options.concurrency ?? defaultConcurrency(tasks.length)
+      })
+      const total = results.reduce((sum, result) => sum + result.bytesIn, 0)
       if (total !== version.size) {
         return yield* new IntegrityError({
           uri: ObjectUri.format(options.source),
@@ -94,7 +97,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
       let offset = 0
       const starts = results.map((result) => {
         const start = offset
-        offset += result.bytes
+        offset += result.bytesIn
         return start
       })
       const rows = toRows(approx, starts, version.size)

@@ -1,0 +1,67 @@
+/**
+ * Pipes a byte stream through a shell command: `/bin/sh -c command` with the stream on stdin,
+ * its stdout as the result stream. A non-zero exit fails with `WorkerFailedError` carrying the
+ * exit code and the tail of stderr; the child is killed if the stream is abandoned.
+ */
+import * as NodeSink from "@effect/platform-node/NodeSink"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import { WorkerFailedError } from "./Errors.js"
+
+/** How much of the command's stderr is kept for the error message. */
+const TAIL_BYTES = 2048
+
+/**
+ * The stdout of `command` fed with `input`. The input's own failure wins over the command's
+ * exit status (the command is killed then). A command that stops reading early (`head`) is
+ * not an error: the rest of the input is simply not sent.
+ */
+export const pipeThrough = <E>(
+  command: string,
+  index: number,
+  input: Stream.Stream<Uint8Array, E>
+): Stream.Stream<Uint8Array, E | WorkerFailedError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const failed = (reason: string, tail = "", exitCode?: number) =>
+      new WorkerFailedError({ index, reason, tail, ...(exitCode === undefined ? {} : { exitCode }) })
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] })),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+    )
+    const exited = yield* Deferred.make<number | null, WorkerFailedError>()
+    child.once("error", (error) => Deferred.unsafeDone(exited, Effect.fail(failed(`cannot start /bin/sh: ${error.message}`))))
+    child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed(code)))
+    // EPIPE: the command closed its stdin early; what it did not read it did not want.
+    child.stdin.on("error", () => undefined)
+    const feeder = yield* Stream.run(
+      input,
+      NodeSink.fromWritable(() => child.stdin, (error) => error, { endOnDone: true })
+    ).pipe(
+      Effect.catchIf((error): error is Error => error instanceof Error && "code" in error && error.code === "EPIPE", () => Effect.void),
+      Effect.tapErrorCause(() => Effect.sync(() => child.kill("SIGKILL"))),
+      Effect.forkScoped
+    )
+    const tail = yield* NodeStream.fromReadable(() => child.stderr, () => undefined).pipe(
+      Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
+        const joined = Buffer.concat([kept, piece])
+        return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
+      }),
+      Effect.orElseSucceed(() => Buffer.alloc(0)),
+      Effect.forkScoped
+    )
+    const finish = Effect.gen(function*() {
+      yield* Fiber.join(feeder) as Effect.Effect<void, E>
+      const code = yield* Deferred.await(exited)
+      const stderr = (yield* Fiber.join(tail)).toString("utf8")
+      if (code !== 0) {
+        return yield* failed(code === null ? "command was killed" : `command exited with code ${code}`, stderr, code ?? undefined)
+      }
+    })
+    return NodeStream.fromReadable<WorkerFailedError>(() => child.stdout, (error) => failed(`reading the command's output: ${String(error)}`)).pipe(
+      Stream.concat(Stream.drain(Stream.fromEffect(finish)))
+    )
+  }))

@@ -1,0 +1,283 @@
+/**
+ * `S3ObjectStore` through the real AWS SDK against a real S3-compatible server (s3rver on
+ * loopback), and the reader and `split` over it with faults injected by a proxy. Every test
+ * runs on the live clock (`excludeTestServices`): real sockets need real timeouts.
+ */
+import { GetObjectCommand } from "@aws-sdk/client-s3"
+import type { S3Client } from "@aws-sdk/client-s3"
+import { expect, layer } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Boundary from "../src/Boundary.js"
+import * as Executor from "../src/Executor.js"
+import { ObjectStore } from "../src/ObjectStore.js"
+import { S3Uri } from "../src/ObjectUri.js"
+import { plan } from "../src/Planner.js"
+import { retrying, RetryPolicy } from "../src/Retry.js"
+import * as S3ObjectStore from "../src/S3ObjectStore.js"
+import { split } from "../src/Split.js"
+import { snapshot, Stats } from "../src/Stats.js"
+import * as FaultyProxy from "./utils/FaultyProxy.js"
+import { referenceChunks } from "./utils/Reference.js"
+import {
+  closedPort,
+  createBucket,
+  getObject,
+  putObject,
+  rawClientScoped,
+  REGION,
+  S3Server,
+  useTestCredentials
+} from "./utils/S3Server.js"
+
+// The store under test builds its client with the default credential chain, which reads these.
+useTestCredentials()
+
+const BUCKET = "s3split-store"
+
+/** The server, a raw client on it, and the test bucket. */
+class Fixture extends Context.Tag("test/Fixture")<Fixture, { readonly endpoint: string; readonly client: S3Client }>() {}
+const fixture = Layer.scoped(
+  Fixture,
+  Effect.gen(function*() {
+    const { endpoint } = yield* S3Server
+    const client = yield* rawClientScoped(endpoint)
+    yield* Effect.promise(() => createBucket(client, BUCKET))
+    return { endpoint, client }
+  })
+).pipe(Layer.provideMerge(S3Server.layer))
+
+const uri = (key: string, bucket = BUCKET) => new S3Uri({ bucket, key })
+
+const storeLayer = (endpoint: string) => S3ObjectStore.layer({ endpoint: Option.some(endpoint), region: REGION })
+
+const fastRetries = (maxAttempts: number) =>
+  Layer.succeed(RetryPolicy, { maxAttempts, baseDelay: Duration.millis(1), maxDelay: Duration.millis(5) })
+
+/** Store, counters, reader and local executor over the S3 store at `endpoint`. */
+const jobLayer = (endpoint: string, maxAttempts: number) => {
+  const base = Layer.merge(storeLayer(endpoint), Stats.layer)
+  return Executor.localLayer.pipe(
+    Layer.provideMerge(Layer.provide(Boundary.layer, base)),
+    Layer.provideMerge(base),
+    Layer.provideMerge(fastRetries(maxAttempts))
+  )
+}
+
+const put = (key: string, bytes: Uint8Array) =>
+  Effect.flatMap(Fixture, ({ client }) => Effect.promise(() => putObject(client, BUCKET, key, bytes)))
+const read = (key: string) => Effect.flatMap(Fixture, ({ client }) => Effect.promise(() => getObject(client, BUCKET, key)))
+
+const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
+  Effect.map(Stream.runCollect(stream), (pieces) => Buffer.concat(Chunk.toArray(pieces)))
+
+/** Deterministic bytes that are not text: every value 0..255 occurs. */
+const noise = (size: number, seed = 1) => {
+  const bytes = Buffer.alloc(size)
+  let state = seed
+  for (let i = 0; i < size; i++) {
+    state = (state * 1103515245 + 12345) >>> 0
+    bytes[i] = state >>> 24
+  }
+  return bytes
+}
+
+/**
+ * Lines of many lengths with CRLF, NUL and invalid UTF-8 bytes, and one line of 300 KB (longer
+ * than a chunk, so one chunk is empty and the reader's windows must keep doubling).
+ */
+const linesObject = () => {
+  const parts: Array<Buffer> = []
+  for (let i = 0; i < 6000; i++) {
+    parts.push(Buffer.from(`${i}\t${"v".repeat((i * 37) % 211)}${i % 7 === 0 ? "\r" : ""}`, "latin1"))
+    if (i % 13 === 0) parts.push(Buffer.from([0x00, 0xff, 0xc3]))
+    parts.push(Buffer.from("\n"))
+    if (i === 3000) parts.push(Buffer.alloc(300_000, 0x78), Buffer.from("\n"))
+  }
+  parts.push(Buffer.from("no trailing newline"))
+  return Buffer.concat(parts)
+}
+
+/** The plan of faults shared by the proxy tests: of the first 40 GETs every third is throttled, and
+ * GETs 0, 4, 10 and 16 lose their connection after some bytes of the body. Later GETs pass. */
+const faults = () =>
+  FaultyProxy.onGets((g) => {
+    if (g >= 40) return "pass"
+    if (g % 3 === 2) return "slowdown"
+    if (g === 0 || g === 4 || g === 10 || g === 16) return { cutAfterBytes: 1000 + 977 * g }
+    return "pass"
+  })
+
+/** Faults actually met: throttles answered, and cuts of bodies longer than the cut. */
+const faultsMet = (requests: ReadonlyArray<FaultyProxy.RecordedRequest>) => {
+  const bodyLength = (range: string | undefined) => {
+    const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "")
+    return match === null ? 0 : Number(match[2]) - Number(match[1]) + 1
+  }
+  return {
+    slowdowns: requests.filter((r) => r.fault === "slowdown").length,
+    cuts: requests.filter((r) => typeof r.fault === "object" && bodyLength(r.range) > r.fault.cutAfterBytes).length
+  }
+}
+
+layer(fixture, { excludeTestServices: true })("S3ObjectStore against s3rver", (it) => {
+  it.effect("head returns the size and the ETag the server gave the object", () =>
+    Effect.gen(function*() {
+      const bytes = noise(1234)
+      const etag = yield* put("head/object", bytes)
+      const { endpoint } = yield* Fixture
+      const version = yield* Effect.flatMap(ObjectStore, (store) => store.head(uri("head/object"))).pipe(
+        Effect.provide(storeLayer(endpoint))
+      )
+      expect(version.size).toBe(1234)
+      expect(version.etag).toBe(etag)
+    }))
+
+  it.effect("head of a missing key is ObjectNotFoundError, of a missing bucket BucketNotFoundError", () =>
+    Effect.gen(function*() {
+      const store = yield* ObjectStore
+      const noKey = yield* Effect.flip(store.head(uri("head/absent")))
+      expect(noKey._tag).toBe("ObjectNotFoundError")
+      expect(noKey.message).toBe(`object not found: s3://${BUCKET}/head/absent`)
+      const noBucket = yield* Effect.flip(store.head(uri("key", "no-such-bucket")))
+      expect(noBucket._tag).toBe("BucketNotFoundError")
+      expect(noBucket.message).toBe("bucket not found: no-such-bucket")
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Fixture, ({ endpoint }) => storeLayer(endpoint))))))
+
+  it.effect("get of a half-open range returns exactly those bytes", () =>
+    Effect.gen(function*() {
+      const bytes = noise(100_000, 7)
+      yield* put("get/object", bytes)
+      const store = yield* ObjectStore
+      const version = yield* store.head(uri("get/object"))
+      for (const range of [{ start: 0, end: 1 }, { start: 99, end: 4321 }, { start: 65_536, end: 100_000 }, { start: 99_999, end: 100_000 }]) {
+        const got = yield* collect(store.get(uri("get/object"), version, range))
+        expect(got).toEqual(bytes.subarray(range.start, range.end))
+      }
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Fixture, ({ endpoint }) => storeLayer(endpoint))))))
+
+  it.effect("a get pinned to an ETag that was overwritten fails with ObjectChangedError", () =>
+    Effect.gen(function*() {
+      const { client } = yield* Fixture
+      const before = yield* put("changed/object", Buffer.from("first version\n"))
+      const store = yield* ObjectStore
+      const version = yield* store.head(uri("changed/object"))
+      const after = yield* put("changed/object", Buffer.from("second version, longer\n"))
+      expect(after).not.toBe(before)
+      // The premise: s3rver ignores If-Match, so only the comparison of the response's ETag can catch this.
+      const unpinned = yield* Effect.promise(() =>
+        client.send(new GetObjectCommand({ Bucket: BUCKET, Key: "changed/object", IfMatch: before! }))
+      )
+      unpinned.Body?.destroy()
+      expect(unpinned.ETag).toBe(after)
+      const error = yield* Effect.flip(collect(store.get(uri("changed/object"), version, { start: 0, end: 5 })))
+      expect(error).toMatchObject({ _tag: "ObjectChangedError", expectedEtag: before, actualEtag: after })
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Fixture, ({ endpoint }) => storeLayer(endpoint))))))
+
+  it.scoped("put of a stream larger than one part goes multipart and round-trips byte for byte", () =>
+    Effect.gen(function*() {
+      const { endpoint } = yield* Fixture
+      // Through a pass-through proxy, to see the requests the SDK makes.
+      const proxy = yield* FaultyProxy.scoped(endpoint, () => "pass")
+      const bytes = noise(2 * 8 * 1024 * 1024 + 777_777, 3)
+      // Uneven pieces, so part boundaries fall inside them.
+      const pieces = Array.from({ length: Math.ceil(bytes.length / 999_983) }, (_, i) =>
+        bytes.subarray(i * 999_983, (i + 1) * 999_983))
+      yield* Effect.flatMap(ObjectStore, (store) => store.put(uri("put/large"), Stream.fromIterable(pieces))).pipe(
+        Effect.provide(storeLayer(proxy.endpoint))
+      )
+      expect(yield* read("put/large")).toEqual(bytes)
+      const requests = proxy.requests()
+      expect(requests.filter((r) => r.method === "POST" && r.url.includes("uploads"))).toHaveLength(1)
+      expect(requests.filter((r) => r.method === "PUT" && r.url.includes("partNumber="))).toHaveLength(3)
+    }))
+
+  it.effect("remove deletes the object; removing an absent object succeeds", () =>
+    Effect.gen(function*() {
+      yield* put("remove/object", Buffer.from("x\n"))
+      const store = yield* ObjectStore
+      yield* store.remove(uri("remove/object"))
+      expect(yield* read("remove/object")).toBeUndefined()
+      expect((yield* Effect.flip(store.head(uri("remove/object"))))._tag).toBe("ObjectNotFoundError")
+      yield* store.remove(uri("remove/object"))
+      yield* store.remove(uri("remove/never-existed"))
+    }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Fixture, ({ endpoint }) => storeLayer(endpoint))))))
+
+  it.effect("an unreachable endpoint is a TransientStoreError naming it, RetriesExhaustedError after the retries", () =>
+    Effect.gen(function*() {
+      const endpoint = `http://127.0.0.1:${yield* Effect.promise(closedPort)}`
+      const source = uri("any/key")
+      yield* Effect.gen(function*() {
+        const store = yield* ObjectStore
+        const once = yield* Effect.flip(store.head(source))
+        expect(once).toMatchObject({ _tag: "TransientStoreError", endpoint })
+        expect(once.message).toContain(endpoint)
+        const retried = yield* Effect.flip(retrying(source, store.head(source)))
+        expect(retried).toMatchObject({ _tag: "RetriesExhaustedError", uri: `s3://${BUCKET}/any/key`, attempts: 3 })
+        expect(retried.message).toContain(endpoint)
+        const stats = yield* snapshot
+        expect(stats.requests).toBe(3)
+        expect(stats.retries).toBe(2)
+      }).pipe(Effect.provide(Layer.mergeAll(storeLayer(endpoint), Stats.layer, fastRetries(3))))
+    }))
+
+  it.scoped("readChunk through throttling and cut bodies still equals the sequential reference", () =>
+    Effect.gen(function*() {
+      const bytes = linesObject()
+      yield* put("faults/read", bytes)
+      const { endpoint } = yield* Fixture
+      const proxy = yield* FaultyProxy.scoped(endpoint, faults())
+      const approx = plan(bytes.length, { _tag: "Chunks", chunks: 9 })
+      const { parts, stats } = yield* Effect.gen(function*() {
+        const boundary = yield* Boundary.Boundary
+        const version = yield* Effect.flatMap(ObjectStore, (store) => store.head(uri("faults/read")))
+        const parts = yield* Effect.forEach(
+          approx,
+          (range) => collect(boundary.readChunk(uri("faults/read"), version, range, { lookahead: 4096 })),
+          { concurrency: 3 }
+        )
+        return { parts, stats: yield* snapshot }
+      }).pipe(Effect.provide(jobLayer(proxy.endpoint, 10)))
+      expect(parts).toEqual(referenceChunks(bytes, approx))
+      expect(parts.some((part) => part.length === 0)).toBe(true)
+      const met = faultsMet(proxy.requests())
+      expect(met.slowdowns).toBeGreaterThan(0)
+      expect(met.cuts).toBeGreaterThan(0)
+      expect(stats.retries).toBeGreaterThanOrEqual(met.slowdowns + met.cuts)
+    }))
+
+  it.scoped("a split to an S3 prefix through throttling and cut bodies writes exactly the reference chunks", () =>
+    Effect.gen(function*() {
+      const bytes = linesObject()
+      yield* put("faults/split", bytes)
+      const { endpoint } = yield* Fixture
+      const proxy = yield* FaultyProxy.scoped(endpoint, faults())
+      const chunks = 7
+      const stats = yield* Effect.gen(function*() {
+        const version = yield* Effect.flatMap(ObjectStore, (store) => store.head(uri("faults/split")))
+        yield* split({
+          source: uri("faults/split"),
+          spec: { _tag: "Chunks", chunks },
+          out: uri("faults/out/"),
+          concurrency: 4,
+          lookahead: 4096
+        }, version)
+        return yield* snapshot
+      }).pipe(Effect.provide(jobLayer(proxy.endpoint, 10)))
+      const expected = referenceChunks(bytes, plan(bytes.length, { _tag: "Chunks", chunks }))
+      for (const [i, chunk] of expected.entries()) {
+        expect(yield* read(`faults/out/part-${String(i).padStart(5, "0")}`)).toEqual(chunk)
+      }
+      const manifest = JSON.parse((yield* read("faults/out/_manifest.json"))!.toString("utf8"))
+      expect(manifest.parts).toHaveLength(chunks)
+      const met = faultsMet(proxy.requests())
+      expect(met.slowdowns).toBeGreaterThan(0)
+      expect(met.cuts).toBeGreaterThan(0)
+      expect(stats.retries).toBeGreaterThanOrEqual(met.slowdowns + met.cuts)
+    }))
+})

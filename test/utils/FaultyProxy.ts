@@ -1,0 +1,132 @@
+/**
+ * A reverse proxy on 127.0.0.1 in front of a test S3 server that injects faults by a
+ * deterministic plan: per request it passes it on, answers 503 SlowDown or 500 InternalError
+ * with a proper S3 XML body, or forwards it and breaks the connection after k bytes of the
+ * response body (the headers still announce the full Content-Length). It records every request.
+ */
+import * as Effect from "effect/Effect"
+import * as http from "node:http"
+import type * as net from "node:net"
+
+export interface ProxiedRequest {
+  readonly method: string
+  readonly url: string
+  readonly headers: http.IncomingHttpHeaders
+  /** 0 for the first request the proxy receives, then 1, 2, ... */
+  readonly n: number
+}
+
+export type Fault = "pass" | "slowdown" | "500" | { readonly cutAfterBytes: number }
+export type FaultPlan = (request: ProxiedRequest) => Fault
+
+export interface RecordedRequest {
+  readonly method: string
+  readonly url: string
+  readonly range: string | undefined
+  readonly fault: Fault
+}
+
+export interface FaultyProxyHandle {
+  /** `http://127.0.0.1:PORT` */
+  readonly endpoint: string
+  /** Every request received so far, in arrival order, with the fault it met. */
+  readonly requests: () => ReadonlyArray<RecordedRequest>
+  readonly close: () => Promise<void>
+}
+
+const s3Error = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`
+
+const answer = (res: http.ServerResponse, status: number, body: string) => {
+  res.writeHead(status, { "content-type": "application/xml", "content-length": Buffer.byteLength(body) })
+  res.end(body)
+}
+
+/** Every GET whose number among GETs (0, 1, 2, ...) satisfies `pick` meets `fault`; the rest pass. */
+export const onGets = (pick: (getNumber: number) => Fault): FaultPlan => {
+  let gets = 0
+  return (request) => (request.method === "GET" ? pick(gets++) : "pass")
+}
+
+export const start = (target: string, plan: FaultPlan): Promise<FaultyProxyHandle> => {
+  const upstream = new URL(target)
+  const agent = new http.Agent({ keepAlive: true })
+  const recorded: Array<RecordedRequest> = []
+
+  const server = http.createServer((req, res) => {
+    const request = { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers, n: recorded.length }
+    const fault = plan(request)
+    const range = req.headers["range"]
+    recorded.push({ method: request.method, url: request.url, range: Array.isArray(range) ? range[0] : range, fault })
+
+    if (fault === "slowdown" || fault === "500") {
+      // Drain the request body so the client sees the answer, not a reset while uploading.
+      req.resume()
+      req.on("end", () =>
+        fault === "slowdown"
+          ? answer(res, 503, s3Error("SlowDown", "Please reduce your request rate."))
+          : answer(res, 500, s3Error("InternalError", "We encountered an internal error. Please try again.")))
+      return
+    }
+
+    // The Host header is kept as the client signed it.
+    const forward = http.request({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent
+    }, (upstreamRes) => {
+      // A client that walks away (a reader abandoning a body it no longer needs) frees the upstream too.
+      res.on("close", () => res.writableFinished || upstreamRes.destroy())
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? "", upstreamRes.headers)
+      if (fault === "pass") {
+        upstreamRes.pipe(res)
+        return
+      }
+      let left = fault.cutAfterBytes
+      const cut = () => {
+        upstreamRes.destroy()
+        res.socket?.destroy()
+      }
+      if (left <= 0) {
+        res.flushHeaders()
+        res.write(Buffer.alloc(0), cut)
+        return
+      }
+      upstreamRes.on("data", (data: Buffer) => {
+        if (left <= 0) return
+        const piece = data.subarray(0, left)
+        left -= piece.length
+        if (left > 0) res.write(piece)
+        else res.write(piece, cut)
+      })
+      upstreamRes.on("end", () => res.end())
+    })
+    forward.on("error", () => res.socket?.destroy())
+    res.on("close", () => res.writableFinished || forward.destroy())
+    req.pipe(forward)
+  })
+
+  return new Promise((resolve, reject) => {
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      resolve({
+        endpoint: `http://127.0.0.1:${port}`,
+        requests: () => [...recorded],
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections()
+            agent.destroy()
+            server.close(() => done())
+          })
+      })
+    })
+  })
+}
+
+/** The proxy for the enclosing scope. */
+export const scoped = (target: string, plan: FaultPlan) =>
+  Effect.acquireRelease(Effect.promise(() => start(target, plan)), (proxy) => Effect.promise(proxy.close))
