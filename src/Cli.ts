@@ -3,6 +3,8 @@
  * its report; every rule lives in the modules they call.
  */
 import * as Args from "@effect/cli/Args"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -11,8 +13,9 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Boundary from "./Boundary.js"
-import { UsageError } from "./Errors.js"
+import { StoreError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
+import * as LambdaExecutor from "./LambdaExecutor.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { plan } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
@@ -22,6 +25,7 @@ import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
 import * as S3ObjectStore from "./S3ObjectStore.js"
 import { parseCount, parseSize } from "./Size.js"
+import { run } from "./Run.js"
 import { headSource, split } from "./Split.js"
 import { Stats } from "./Stats.js"
 
@@ -74,26 +78,60 @@ const planSpec = (chunksText: Option.Option<string>, sizeText: Option.Option<str
     return yield* new UsageError({ reason: "give --chunks N or --chunk-size SIZE" })
   })
 
-/** Everything a job needs: the routing store (files and S3), the reader, local workers, counters. */
-export const jobLayer = (endpointOverride: Option.Option<string>) =>
+const backend = Options.choice("backend", ["local", "lambda"]).pipe(
+  Options.withDescription("where the workers run: fibers of this process, or AWS Lambda invocations"),
+  Options.withDefault("local" as const)
+)
+const functionName = Options.text("function").pipe(
+  Options.withDescription("the Lambda function of the workers (with --backend lambda)"),
+  Options.withDefault("s3split-worker")
+)
+const workPrefix = Options.text("work-prefix").pipe(
+  Options.withDescription("s3://bucket/prefix/ for the workers' outputs (needed with --backend lambda)"),
+  Options.optional
+)
+const exec = Options.text("exec").pipe(Options.withDescription("the command each chunk is piped through (/bin/sh -c)"))
+const runOut = Options.text("out").pipe(
+  Options.withDescription("write the merged output to one object (a path or s3://bucket/key) instead of stdout"),
+  Options.optional
+)
+
+type Backend = "local" | "lambda"
+
+/**
+ * Everything a job needs: the routing store (files and S3), the reader, run counters, and the
+ * executor of the chosen backend.
+ */
+export const jobLayer = (endpointOverride: Option.Option<string>, backendName: Backend, lambdaFunction: string) =>
   Layer.unwrapEffect(Effect.map(S3ObjectStore.settingsConfig, (settings) => {
     const store = RoutingObjectStore.layer({
       ...settings,
       endpoint: Option.orElse(endpointOverride, () => settings.endpoint)
     })
-    const base = Layer.merge(store, Stats.layer)
-    const boundary = Layer.provide(Boundary.layer, base)
-    return Executor.localLayer.pipe(Layer.provideMerge(boundary), Layer.provideMerge(base), Layer.provide(RetryPolicy.layerConfig))
+    const base = Layer.mergeAll(store, Stats.layer, RetryPolicy.layerConfig)
+    const boundary = Layer.provideMerge(Boundary.layer, base)
+    const executor = backendName === "local"
+      ? Executor.localLayer
+      : LambdaExecutor.layer({ functionName: lambdaFunction, region: settings.region, endpoint: Option.none() })
+    return Layer.provideMerge(executor, boundary)
   }))
+
+/** Lambda workers read the source and write their outputs in S3: local paths cannot reach them. */
+const requireS3 = (backendName: Backend, uri: ObjectUri.ObjectUri | undefined, what: string) =>
+  backendName === "lambda" && uri !== undefined && uri._tag !== "S3Uri"
+    ? Effect.fail(new UsageError({ reason: `with --backend lambda, ${what} must be an s3:// URI (the workers cannot reach local files)` }))
+    : Effect.void
 
 const splitCommand = Command.make(
   "split",
-  { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint },
+  { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint, backend, functionName },
   (args) =>
     Effect.gen(function*() {
       const sourceUri = yield* fromEither(ObjectUri.parseObject(args.source))
       const spec = yield* planSpec(args.chunks, args.chunkSize)
       const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
+      yield* requireS3(args.backend, sourceUri, "SOURCE")
+      yield* requireS3(args.backend, outUri, "--out")
       const workers = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
       const window = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
       const options = { source: sourceUri, spec, out: outUri, concurrency: workers, lookahead: window }
@@ -106,12 +144,53 @@ const splitCommand = Command.make(
           ? Report.jsonLines(report.rows).trimEnd()
           : Report.table(report.rows, report.version.size).trimEnd()
       )
-    }).pipe(Effect.provide(jobLayer(args.endpoint)))
+    }).pipe(Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
 ).pipe(Command.withDescription("cut an object into line-aligned chunks read straight from the store"))
+
+/** A work location private to this run: under --work-prefix, or a temporary local directory. */
+const workLocation = (prefix: ObjectUri.ObjectUri | undefined) =>
+  prefix !== undefined
+    ? Effect.succeed(ObjectUri.child(prefix, `s3split-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}/`))
+    : Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "s3split-" })).pipe(
+      Effect.map((path) => new ObjectUri.FileUri({ path })),
+      Effect.orDie
+    )
+
+const stdoutSink = NodeSink.fromWritable(
+  () => process.stdout,
+  (error) => new StoreError({ uri: "stdout", reason: String(error) }),
+  { endOnDone: false }
+)
+
+const runCommand = Command.make(
+  "run",
+  { source, chunks, chunkSize, exec, out: runOut, backend, functionName, concurrency, workPrefix, lookahead, endpoint, json },
+  (args) =>
+    Effect.gen(function*() {
+      const sourceUri = yield* fromEither(ObjectUri.parseObject(args.source))
+      const spec = yield* planSpec(args.chunks, args.chunkSize)
+      const outUri = yield* optional(args.out, ObjectUri.parseObject)
+      const prefix = yield* optional(args.workPrefix, ObjectUri.parseDirectory)
+      yield* requireS3(args.backend, sourceUri, "SOURCE")
+      if (args.backend === "lambda" && prefix?._tag !== "S3Uri") {
+        return yield* new UsageError({ reason: "--backend lambda needs --work-prefix s3://bucket/prefix/ for the workers' outputs" })
+      }
+      const workers = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
+      const window = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
+      const version = yield* headSource(sourceUri)
+      const workDir = yield* workLocation(prefix)
+      const results = yield* run(
+        { source: sourceUri, spec, command: args.exec, concurrency: workers, lookahead: window, workDir },
+        version,
+        outUri === undefined ? { _tag: "Sink", sink: stdoutSink } : { _tag: "Object", uri: outUri }
+      ).pipe(outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length))
+      if (args.json) yield* Console.error(Report.resultLines(results).trimEnd())
+    }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
+).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))
 
 export const command = Command.make("s3split").pipe(
   Command.withDescription("process a large newline-delimited object in parallel, straight from S3 or a file"),
-  Command.withSubcommands([splitCommand])
+  Command.withSubcommands([splitCommand, runCommand])
 )
 
-export const run = Command.run(command, { name: "s3split", version: "0.1.0" })
+export const main = Command.run(command, { name: "s3split", version: "0.1.0" })

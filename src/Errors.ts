@@ -3,6 +3,7 @@
  * can cross a process or Lambda boundary and be decoded as the very same type on the other
  * side. Each carries what a person needs to act on it, and renders as one line (`message`).
  */
+import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 
 /** The object (or local file) does not exist. */
@@ -125,6 +126,11 @@ export class WorkerFailedError extends Schema.TaggedError<WorkerFailedError>()("
     return `chunk ${this.index}: ${this.reason}${last === "" ? "" : `: ${last}`}`
   }
 }
+
+/** The store cannot compose objects server-side (the caller streams instead). Local only. */
+export class ComposeUnsupportedError extends Data.TaggedError("ComposeUnsupportedError")<{
+  readonly reason: string
+}> {}
 
 /** Every error the object store can fail with. */
 export type ObjectStoreError =

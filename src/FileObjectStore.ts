@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
-import { AccessDeniedError, InvalidSourceError, ObjectChangedError, ObjectNotFoundError, StoreError } from "./Errors.js"
+import { AccessDeniedError, ComposeUnsupportedError, InvalidSourceError, ObjectChangedError, ObjectNotFoundError, StoreError } from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { FileUri, ObjectUri } from "./ObjectUri.js"
@@ -72,6 +72,7 @@ export const make = Effect.gen(function*() {
           Effect.onExit((exit) => exit._tag === "Failure" ? Effect.ignore(fs.remove(temporary)) : Effect.void)
         )
       }),
+    compose: () => Effect.fail(new ComposeUnsupportedError({ reason: "local files are concatenated by streaming" })),
     remove: (uri) =>
       Effect.flatMap(pathOf(uri), (path) =>
         fs.remove(path, { force: true }).pipe(Effect.mapError(toStoreError(uri))))

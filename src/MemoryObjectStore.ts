@@ -18,7 +18,7 @@ import { format } from "./ObjectUri.js"
 
 /** One request as the store saw it. `range` is set on ranged GETs only. */
 export interface RequestRecord {
-  readonly op: "head" | "get" | "put" | "remove"
+  readonly op: "head" | "get" | "put" | "compose" | "remove"
   readonly uri: string
   readonly range?: ByteRange
 }
@@ -124,6 +124,11 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
         admit({ op: "put", uri: format(uri) }).pipe(
           Effect.zipRight(Stream.runCollect(body)),
           Effect.flatMap((pieces) => write(format(uri), Buffer.concat(Chunk.toArray(pieces))))
+        ),
+      compose: (target, sources) =>
+        admit({ op: "compose", uri: format(target) }).pipe(
+          Effect.zipRight(Effect.forEach(sources, (source) => lookup(format(source.uri)))),
+          Effect.flatMap((found) => write(format(target), Buffer.concat(found.map((object) => object.bytes))))
         ),
       remove: (uri) =>
         admit({ op: "remove", uri: format(uri) }).pipe(

@@ -8,7 +8,7 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type { ByteRange } from "./ByteRange.js"
-import type { ObjectStoreError } from "./Errors.js"
+import type { ComposeUnsupportedError, ObjectStoreError } from "./Errors.js"
 import type { ObjectUri } from "./ObjectUri.js"
 
 /** The version of an object recorded by one HEAD at plan time; every read is pinned to it. */
@@ -37,6 +37,17 @@ export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore,
    * has it); the object becomes visible only once the body is complete.
    */
   readonly put: <E>(uri: ObjectUri, body: Stream.Stream<Uint8Array, E>) => Effect.Effect<void, ObjectStoreError | E>
+  /**
+   * Writes the concatenation of `sources` (in order) to `target` without moving the bytes
+   * through this process: S3 composes them with a multipart upload of part copies, which
+   * needs every source but the last to be at least 5 MiB. Fails with
+   * `ComposeUnsupportedError` when the store or the sizes do not allow it; the caller then
+   * streams the bytes instead.
+   */
+  readonly compose: (
+    target: ObjectUri,
+    sources: ReadonlyArray<{ readonly uri: ObjectUri; readonly size: number }>
+  ) => Effect.Effect<void, ObjectStoreError | ComposeUnsupportedError>
   /** Removes the object at `uri`; removing an absent object succeeds. */
   readonly remove: (uri: ObjectUri) => Effect.Effect<void, ObjectStoreError>
 }>() {}

@@ -2,6 +2,7 @@
  * How a split is shown: an aligned table with totals for people, or one JSON object per chunk
  * per line for programs.
  */
+import type { ChunkResult } from "./ChunkTask.js"
 import type { ChunkRow } from "./Manifest.js"
 
 /** One JSON object per chunk, in index order, each on its own line. */
@@ -34,3 +35,14 @@ export const table = (rows: ReadonlyArray<ChunkRow>, size: number): string => {
     `${rows.length} chunks (${empty} empty), ranges are half-open [start, end)`
   ].join("\n") + "\n"
 }
+
+/** The run summary: one JSON object per chunk (bytes in and out, requests, retries, duration). */
+export const resultLines = (results: ReadonlyArray<ChunkResult>): string =>
+  results.map((result) => JSON.stringify({
+    index: result.index,
+    bytesIn: result.bytesIn,
+    bytesOut: result.bytesOut,
+    requests: result.requests,
+    retries: result.retries,
+    durationMs: result.durationMs
+  }) + "\n").join("")

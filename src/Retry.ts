@@ -62,16 +62,19 @@ const backoff = (settings: RetrySettings) =>
     Schedule.whileInput(isTransient)
   )
 
-const exhausted = (uri: ObjectUri, attempts: Ref.Ref<number>) => (error: TransientStoreError) =>
+const exhausted = (target: string, attempts: Ref.Ref<number>) => (error: TransientStoreError) =>
   Effect.flatMap(attempts, (n) =>
-    Effect.fail(new RetriesExhaustedError({ uri: format(uri), attempts: n, lastCause: error.message })))
+    Effect.fail(new RetriesExhaustedError({ uri: target, attempts: n, lastCause: error.message })))
 
 /**
  * Runs one request with retries: transient failures are retried with backoff, up to
- * `maxAttempts` requests; after that the request fails with `RetriesExhaustedError`.
- * Every other error passes through at once.
+ * `maxAttempts` requests; after that the request fails with `RetriesExhaustedError` naming
+ * `target` (a URI, or what else was asked). Every other error passes through at once.
  */
-export const retrying = <A, R>(uri: ObjectUri, request: Effect.Effect<A, ObjectStoreError, R>) =>
+export const retrying = <A, E, R>(
+  target: string,
+  request: Effect.Effect<A, E, R>
+): Effect.Effect<A, Exclude<E, TransientStoreError> | RetriesExhaustedError, R | Stats> =>
   Effect.gen(function*() {
     const settings = yield* RetryPolicy
     const stats = yield* Stats
@@ -84,7 +87,8 @@ export const retrying = <A, R>(uri: ObjectUri, request: Effect.Effect<A, ObjectS
       )
     ).pipe(
       Effect.retry(backoff(settings)),
-      Effect.catchTag("TransientStoreError", exhausted(uri, attempts))
+      Effect.catchAll((error): Effect.Effect<never, Exclude<E, TransientStoreError> | RetriesExhaustedError> =>
+        isTransient(error) ? exhausted(target, attempts)(error) : Effect.fail(error as Exclude<E, TransientStoreError>))
     )
   })
 
@@ -131,6 +135,6 @@ export const readRange = (
     }))
     return attempt.pipe(
       Stream.retry(backoff(settings)),
-      Stream.catchTag("TransientStoreError", (error) => Stream.fromEffect(exhausted(uri, attempts)(error)))
+      Stream.catchTag("TransientStoreError", (error) => Stream.fromEffect(exhausted(format(uri), attempts)(error)))
     )
   }))

@@ -18,6 +18,7 @@ export const make = (settings: S3ObjectStore.S3Settings) =>
       head: (uri) => pick(uri).head(uri),
       get: (uri, version, range) => pick(uri).get(uri, version, range),
       put: (uri, body) => pick(uri).put(uri, body),
+      compose: (target, sources) => pick(target).compose(target, sources),
       remove: (uri) => pick(uri).remove(uri)
     })
   })

@@ -6,11 +6,15 @@
  * too, because not every server honours `If-Match`.
  */
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  S3Client
+  S3Client,
+  UploadPartCopyCommand
 } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
 import * as NodeStream from "@effect/platform-node/NodeStream"
@@ -25,6 +29,7 @@ import { toHttpRange } from "./ByteRange.js"
 import {
   AccessDeniedError,
   BucketNotFoundError,
+  ComposeUnsupportedError,
   ObjectChangedError,
   ObjectNotFoundError,
   StoreError,
@@ -40,6 +45,9 @@ export interface S3Settings {
   readonly endpoint: Option.Option<string>
   readonly region: string
 }
+
+/** S3's smallest part in a multipart upload, the last part excepted. */
+const MIN_PART_SIZE = 5 * 1024 * 1024
 
 /** Network failures worth retrying, as the AWS SDK itself classifies them. */
 const TRANSIENT_CODES = new Set([
@@ -91,6 +99,9 @@ export const classify = (
   }
   if (name === "PreconditionFailed" || status === 412) {
     return new ObjectChangedError({ uri: where, expectedEtag: "(pinned)", actualEtag: "(different: If-Match failed)" })
+  }
+  if (name === "NotImplemented" || status === 501) {
+    return new StoreError({ uri: where, reason: `NotImplemented: ${message}` })
   }
   if (THROTTLING_NAMES.has(name) || status === 429 || status === 503) {
     return new TransientStoreError({ uri: where, reason: `throttled (${status ?? "?"} ${name}): ${message}` })
@@ -224,7 +235,56 @@ export const make = (settings: S3Settings) =>
             Effect.asVoid
           ))
 
-    return ObjectStore.of({ head, get, put, remove })
+    /** Multipart upload whose parts are server-side copies of the sources; aborted on any failure. */
+    const compose = (target: ObjectUri, sources: ReadonlyArray<{ readonly uri: ObjectUri; readonly size: number }>) =>
+      Effect.gen(function*() {
+        const s3 = yield* s3Of(target)
+        const parts = sources.filter((source) => source.size > 0)
+        const copyable = parts.length > 0 && parts.length <= 10_000 &&
+          parts.every((part, i) => part.uri._tag === "S3Uri" && (i === parts.length - 1 || part.size >= MIN_PART_SIZE))
+        if (!copyable) {
+          return yield* new ComposeUnsupportedError({ reason: "parts must be S3 objects of at least 5 MiB but the last" })
+        }
+        const created = yield* send(s3, (abortSignal) =>
+          client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal }))
+        const uploadId = created.UploadId!
+        const abort = Effect.ignore(send(s3, (abortSignal) =>
+          client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key, UploadId: uploadId }), { abortSignal })))
+        yield* Effect.gen(function*() {
+          const copied = yield* Effect.forEach(parts, (part, i) => {
+            const source = part.uri as S3Uri
+            return send(s3, (abortSignal) =>
+              client.send(
+                new UploadPartCopyCommand({
+                  Bucket: s3.bucket,
+                  Key: s3.key,
+                  UploadId: uploadId,
+                  PartNumber: i + 1,
+                  CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, "/")}`
+                }),
+                { abortSignal }
+              )).pipe(Effect.map((response) => ({ PartNumber: i + 1, ETag: response.CopyPartResult?.ETag })))
+          }, { concurrency: 8 })
+          yield* send(s3, (abortSignal) =>
+            client.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: s3.bucket,
+                Key: s3.key,
+                UploadId: uploadId,
+                MultipartUpload: { Parts: copied }
+              }),
+              { abortSignal }
+            ))
+        }).pipe(
+          Effect.onError(() => abort),
+          Effect.catchIf(
+            (error) => error._tag === "StoreError" && /NotImplemented/.test(error.reason),
+            () => Effect.fail(new ComposeUnsupportedError({ reason: "the server does not implement UploadPartCopy" }))
+          )
+        )
+      })
+
+    return ObjectStore.of({ head, get, put, compose, remove })
   })
 
 /** The S3 settings from the environment: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_REGION`. */

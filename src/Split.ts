@@ -45,7 +45,7 @@ const toRows = (approx: ReadonlyArray<ByteRange>, starts: ReadonlyArray<number>,
 
 /** The HEAD of the source, with retries. */
 export const headSource = (source: ObjectUri.ObjectUri) =>
-  Effect.flatMap(ObjectStore, (store) => retrying(source, store.head(source)))
+  Effect.flatMap(ObjectStore, (store) => retrying(ObjectUri.format(source), store.head(source)))
 
 /**
  * Resolves every boundary: `alignUp` of each interior cut point (chunk 0 starts at 0, and the

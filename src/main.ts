@@ -8,14 +8,14 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Run from "./Cli.js"
+import * as Cli from "./Cli.js"
 
 // The SDK warns on every run that future releases will need Node 22; that is not the user's concern here.
 process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ").trim()
 
-Run.run(process.argv).pipe(
+Cli.main(process.argv).pipe(
   Effect.catchAllCause((cause) => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
     const failure = Cause.failureOption(cause)

@@ -1,0 +1,45 @@
+/**
+ * The AWS Lambda entry point: the same chunk-worker program the local executor runs, over the
+ * S3 store configured from the function's environment (`AWS_ENDPOINT_URL_S3`, `AWS_REGION`,
+ * ...). The runtime, with its S3 client, is built once per container. The answer is the
+ * encoded `Exit` of the chunk, so the coordinator decodes the very same result or typed error.
+ */
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Schema from "effect/Schema"
+import * as Boundary from "../src/Boundary.js"
+import { ChunkTask } from "../src/ChunkTask.js"
+import { runChunk } from "../src/ChunkWorker.js"
+import { WorkerFailedError } from "../src/Errors.js"
+import { RetryPolicy } from "../src/Retry.js"
+import * as S3ObjectStore from "../src/S3ObjectStore.js"
+import { Stats } from "../src/Stats.js"
+import { WorkerExit } from "../src/WorkerExit.js"
+
+process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
+
+const store = Layer.unwrapScoped(Effect.map(S3ObjectStore.settingsConfig, (settings) => S3ObjectStore.layer(settings)))
+const WorkerLayer = Layer.provideMerge(Boundary.layer, store).pipe(Layer.merge(RetryPolicy.layerConfig))
+
+const runtime = ManagedRuntime.make(WorkerLayer)
+
+const decodeTask = Schema.decodeUnknown(ChunkTask)
+const encodeExit = Schema.encodeSync(WorkerExit)
+
+/** Runs one chunk task (the encoded `ChunkTask` as the event) and answers its encoded `Exit`. */
+export const handler = async (event: unknown): Promise<unknown> => {
+  const exit = await runtime.runPromiseExit(
+    decodeTask(event).pipe(
+      Effect.mapError((error) => new WorkerFailedError({ index: -1, reason: `not a chunk task: ${error.message}`, tail: "" })),
+      Effect.flatMap(runChunk),
+      Effect.provide(Stats.layer)
+    )
+  )
+  return encodeExit(Exit.mapError(exit, (error) =>
+    ConfigError.isConfigError(error)
+      ? new WorkerFailedError({ index: -1, reason: `the function's configuration is invalid: ${error.message}`, tail: "" })
+      : error))
+}

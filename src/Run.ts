@@ -1,0 +1,107 @@
+/**
+ * The coordinator of `run`: plans the chunks, has the executor pipe each through the command
+ * into a work location, and merges the outputs in chunk order, streaming: chunk 0's output
+ * goes out as soon as it is complete, later ones when their turn comes; outputs not yet due
+ * wait in the work location (disk or S3), never in memory. A merged `--out` object is
+ * committed only when every chunk succeeded, and the work location is emptied on every path.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { ChunkTask, ExecAction } from "./ChunkTask.js"
+import type { ChunkResult } from "./ChunkTask.js"
+import type { WorkerError } from "./Errors.js"
+import { Executor } from "./Executor.js"
+import { ObjectStore } from "./ObjectStore.js"
+import type { ObjectVersion } from "./ObjectStore.js"
+import * as ObjectUri from "./ObjectUri.js"
+import { plan } from "./Planner.js"
+import type { PlanSpec } from "./Planner.js"
+import { readRange, retrying } from "./Retry.js"
+import { defaultConcurrency } from "./Split.js"
+import type { Stats } from "./Stats.js"
+
+/** Where the merged output goes: a byte sink (stdout), or one object committed at the end. */
+export type Destination<E> =
+  | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, never, E> }
+  | { readonly _tag: "Object"; readonly uri: ObjectUri.ObjectUri }
+
+export interface RunOptions {
+  readonly source: ObjectUri.ObjectUri
+  readonly spec: PlanSpec
+  readonly command: string
+  readonly concurrency: number | undefined
+  readonly lookahead: number
+  /** A directory or prefix, private to this run, where the workers write their outputs. */
+  readonly workDir: ObjectUri.ObjectUri
+}
+
+/** The name of chunk `index`'s output in the work location. */
+export const outputName = (index: number): string => `output-${String(index).padStart(5, "0")}`
+
+/** The whole object at `uri`, with retries (our own outputs: no version to pin beyond the HEAD). */
+const readWhole = (uri: ObjectUri.ObjectUri) =>
+  Stream.unwrap(Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const version = yield* retrying(ObjectUri.format(uri), store.head(uri))
+    return readRange(uri, version, { start: 0, end: version.size })
+  }))
+
+/**
+ * Runs `options.command` on every chunk of the source `version` and delivers the outputs, in
+ * chunk order, to `destination`. Returns each chunk's counts, in order. On failure the first
+ * error is returned, the other workers are interrupted, and nothing is committed.
+ */
+export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const executor = yield* Executor
+    const context = yield* Effect.context<ObjectStore | Stats>()
+    const tasks = plan(version.size, options.spec).map((approx, index) =>
+      new ChunkTask({
+        index,
+        source: options.source,
+        version,
+        approx,
+        lookahead: options.lookahead,
+        action: new ExecAction({ command: options.command }),
+        output: ObjectUri.child(options.workDir, outputName(index))
+      })
+    )
+    const finished = yield* Effect.forEach(tasks, () => Deferred.make<ChunkResult, WorkerError>())
+
+    const workers = Effect.forEach(
+      tasks,
+      (task) => Effect.intoDeferred(executor.execute(task), finished[task.index]!),
+      { concurrency: options.concurrency ?? defaultConcurrency(tasks.length), discard: true }
+    )
+    // Each output, in chunk order, once its chunk is complete; removed once it has been read.
+    const merged = Stream.fromIterable(tasks).pipe(
+      Stream.flatMap((task) =>
+        Stream.unwrap(Effect.as(Deferred.await(finished[task.index]!), readWhole(task.output))).pipe(
+          Stream.ensuring(destination._tag === "Sink" ? Effect.ignore(store.remove(task.output)) : Effect.void)
+        )
+      ),
+      Stream.provideContext(context)
+    )
+    const deliver = destination._tag === "Sink"
+      ? Stream.run(merged, destination.sink)
+      : Effect.gen(function*() {
+        const results = yield* Effect.forEach(finished, Deferred.await)
+        const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
+        yield* store.compose(destination.uri, sources).pipe(
+          Effect.catchTag("ComposeUnsupportedError", () => store.put(destination.uri, merged))
+        )
+      })
+
+    yield* Effect.all([workers, deliver], { concurrency: 2, discard: true })
+    return yield* Effect.forEach(finished, Deferred.await)
+  }).pipe(
+    Effect.ensuring(Effect.flatMap(ObjectStore, (store) =>
+      Effect.forEach(
+        Array.from({ length: plan(version.size, options.spec).length }, (_, i) => ObjectUri.child(options.workDir, outputName(i))),
+        (uri) => Effect.ignore(store.remove(uri)),
+        { concurrency: 8, discard: true }
+      )))
+  )
