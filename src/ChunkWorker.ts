@@ -12,12 +12,15 @@ import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
 import { pipeThrough } from "./Exec.js"
 import { ObjectStore } from "./ObjectStore.js"
+import * as ObjectUri from "./ObjectUri.js"
+import { retrying } from "./Retry.js"
 import { increment, read, Stats } from "./Stats.js"
 
 /**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
- * the chunk's counts; fails with the reader's, the store's or the command's typed error. The
- * chunk's requests and retries are added to the caller's `Stats` when it ends; bytes live.
+ * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
+ * write that fails transiently is retried (re-reading the chunk). The chunk's requests and
+ * retries are added to the caller's `Stats` when it ends; bytes as they flow.
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
@@ -32,7 +35,14 @@ export const runChunk = (task: ChunkTask) =>
       Stream.provideService(Stats, chunk)
     )
     const output = task.action._tag === "Copy" ? input : pipeThrough(task.action.command, task.index, input)
-    yield* store.put(task.output, Stream.tap(output, (piece) => increment(bytesOut, piece.length)))
+    // A failed write is retried from the start of the chunk: each attempt's bytes count afresh.
+    const attempt = Effect.gen(function*() {
+      const counted = yield* Ref.getAndSet(chunk.bytesDone, 0)
+      yield* increment(run.bytesDone, -counted)
+      yield* Ref.set(bytesOut, 0)
+      yield* store.put(task.output, Stream.tap(output, (piece) => increment(bytesOut, piece.length)))
+    })
+    yield* retrying(ObjectUri.format(task.output), attempt).pipe(Effect.provideService(Stats, chunk))
     const counts = yield* read(chunk)
     yield* Effect.all([
       increment(run.requests, counts.requests),

@@ -130,7 +130,11 @@ export class WorkerFailedError extends Schema.TaggedError<WorkerFailedError>()("
 /** The store cannot compose objects server-side (the caller streams instead). Local only. */
 export class ComposeUnsupportedError extends Data.TaggedError("ComposeUnsupportedError")<{
   readonly reason: string
-}> {}
+}> {
+  override get message() {
+    return `cannot compose server-side: ${this.reason}`
+  }
+}
 
 /** Every error the object store can fail with. */
 export type ObjectStoreError =

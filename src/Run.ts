@@ -40,6 +40,10 @@ export interface RunOptions {
 /** The name of chunk `index`'s output in the work location. */
 export const outputName = (index: number): string => `output-${String(index).padStart(5, "0")}`
 
+/** Removes a work output, with retries; a failure here must not hide the run's own outcome. */
+const removeQuietly = (uri: ObjectUri.ObjectUri) =>
+  Effect.flatMap(ObjectStore, (store) => Effect.ignore(retrying(ObjectUri.format(uri), store.remove(uri))))
+
 /** The whole object at `uri`, with retries (our own outputs: no version to pin beyond the HEAD). */
 const readWhole = (uri: ObjectUri.ObjectUri) =>
   Stream.unwrap(Effect.gen(function*() {
@@ -80,7 +84,7 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
     const merged = Stream.fromIterable(tasks).pipe(
       Stream.flatMap((task) =>
         Stream.unwrap(Effect.as(Deferred.await(finished[task.index]!), readWhole(task.output))).pipe(
-          Stream.ensuring(destination._tag === "Sink" ? Effect.ignore(store.remove(task.output)) : Effect.void)
+          Stream.ensuring(destination._tag === "Sink" ? removeQuietly(task.output) : Effect.void)
         )
       ),
       Stream.provideContext(context)
@@ -90,18 +94,18 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
       : Effect.gen(function*() {
         const results = yield* Effect.forEach(finished, Deferred.await)
         const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
-        yield* store.compose(destination.uri, sources).pipe(
-          Effect.catchTag("ComposeUnsupportedError", () => store.put(destination.uri, merged))
+        const target = ObjectUri.format(destination.uri)
+        yield* retrying(target, store.compose(destination.uri, sources)).pipe(
+          Effect.catchTag("ComposeUnsupportedError", () => retrying(target, store.put(destination.uri, merged)))
         )
       })
 
     yield* Effect.all([workers, deliver], { concurrency: 2, discard: true })
     return yield* Effect.forEach(finished, Deferred.await)
   }).pipe(
-    Effect.ensuring(Effect.flatMap(ObjectStore, (store) =>
-      Effect.forEach(
-        Array.from({ length: plan(version.size, options.spec).length }, (_, i) => ObjectUri.child(options.workDir, outputName(i))),
-        (uri) => Effect.ignore(store.remove(uri)),
-        { concurrency: 8, discard: true }
-      )))
+    Effect.ensuring(Effect.forEach(
+      Array.from({ length: plan(version.size, options.spec).length }, (_, i) => ObjectUri.child(options.workDir, outputName(i))),
+      removeQuietly,
+      { concurrency: 8, discard: true }
+    ))
   )

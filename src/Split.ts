@@ -76,12 +76,12 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         output: ObjectUri.child(out, partName(index))
       })
     )
-    const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(store.remove(task.output)), {
+    const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(retrying(ObjectUri.format(task.output), store.remove(task.output))), {
       concurrency: 8,
       discard: true
     })
     // A manifest from an earlier run would vouch for parts this run is about to replace.
-    yield* store.remove(manifestUri)
+    yield* retrying(ObjectUri.format(manifestUri), store.remove(manifestUri))
     return yield* Effect.gen(function*() {
       const results = yield* Effect.forEach(tasks, executor.execute, {
         concurrency: options.concurrency ?? defaultConcurrency(tasks.length)
@@ -110,7 +110,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         parts: rows.map((row) => ({ ...row, name: partName(row.index) }))
       })
       const json = JSON.stringify(Schema.encodeSync(Manifest)(manifest), null, 2) + "\n"
-      yield* store.put(manifestUri, Stream.make(new TextEncoder().encode(json)))
+      yield* retrying(ObjectUri.format(manifestUri), store.put(manifestUri, Stream.make(new TextEncoder().encode(json))))
       return rows
     }).pipe(Effect.onError(() => discardParts))
   })

@@ -48,6 +48,30 @@ export const onGets = (pick: (getNumber: number) => Fault): FaultPlan => {
   return (request) => (request.method === "GET" ? pick(gets++) : "pass")
 }
 
+const rangeOf = (request: RecordedRequest) => {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(request.range ?? "")
+  return match === null ? undefined : { first: Number(match[1]), last: Number(match[2]) }
+}
+
+/**
+ * How many cut bodies the client resumed: a cut GET followed by a GET for the rest of the same
+ * range, starting at most `cutAfterBytes` further on (fewer when buffered bytes were lost).
+ */
+export const resumedCuts = (requests: ReadonlyArray<RecordedRequest>): number =>
+  requests.filter((cut, i) => {
+    const range = rangeOf(cut)
+    if (typeof cut.fault !== "object" || range === undefined) return false
+    const k = cut.fault.cutAfterBytes
+    return requests.slice(i + 1).some((later) => {
+      const rest = rangeOf(later)
+      return rest !== undefined && rest.last === range.last && rest.first >= range.first && rest.first <= range.first + k
+    })
+  }).length
+
+/** How many requests were answered 503 SlowDown. */
+export const slowdowns = (requests: ReadonlyArray<RecordedRequest>): number =>
+  requests.filter((request) => request.fault === "slowdown").length
+
 export const start = (target: string, plan: FaultPlan): Promise<FaultyProxyHandle> => {
   const upstream = new URL(target)
   const agent = new http.Agent({ keepAlive: true })

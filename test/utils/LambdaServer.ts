@@ -1,0 +1,123 @@
+/**
+ * A local Lambda Invoke endpoint (`POST /2015-03-31/functions/NAME/invocations`) for tests:
+ * each invocation runs the real bundled handler (`dist/lambda/index.mjs`) in a separate Node
+ * process with the given environment, and answers as Lambda does: the payload, or
+ * `X-Amz-Function-Error` with `{errorType, errorMessage}`, plus the log tail in
+ * `X-Amz-Log-Result` when `LogType: Tail` is asked. A plan injects faults per invocation:
+ * a 429 throttle, a crash (the process is killed), or a timeout.
+ */
+import { spawn } from "node:child_process"
+import * as http from "node:http"
+import type * as net from "node:net"
+import * as path from "node:path"
+
+export type Invocation = "pass" | "throttle" | "crash" | "timeout"
+
+export interface LambdaServerOptions {
+  /** The bundle holding `handler` (built by `npm run build:lambda`). */
+  readonly bundle: string
+  /** The function's environment (its S3 endpoint, credentials, region). */
+  readonly env: Record<string, string>
+  /** What to do with the n-th invocation (0-based). Default: run it. */
+  readonly plan?: (n: number, functionName: string) => Invocation
+  /** How long an invocation may run before it "times out" (killed, reported as Lambda does). */
+  readonly timeoutMs?: number
+}
+
+export interface LambdaServerHandle {
+  readonly endpoint: string
+  /** The function name and outcome of every invocation, in arrival order. */
+  readonly invocations: () => ReadonlyArray<{ readonly functionName: string; readonly outcome: Invocation }>
+  readonly close: () => Promise<void>
+}
+
+const RUNNER = path.join(import.meta.dirname, "invoke-handler.mjs")
+const LOG_TAIL = 4096
+
+const readBody = (request: http.IncomingMessage) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => resolve(Buffer.concat(chunks)))
+    request.on("error", reject)
+  })
+
+/** Runs the handler in a child process; resolves with its stdout, stderr and how it ended. */
+const runHandler = (options: LambdaServerOptions, event: Buffer, outcome: Invocation) =>
+  new Promise<{ stdout: string; stderr: string; ended: "ok" | "crashed" | "timedout" }>((resolve) => {
+    const child = spawn(process.execPath, [RUNNER, options.bundle], {
+      env: { PATH: process.env["PATH"] ?? "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const stdout: Array<Buffer> = []
+    const stderr: Array<Buffer> = []
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk))
+    let ended: "ok" | "crashed" | "timedout" = "ok"
+    const timer = setTimeout(() => {
+      ended = "timedout"
+      child.kill("SIGKILL")
+    }, options.timeoutMs ?? 60_000)
+    // A crash: the process dies mid-invocation, once it has logged its start.
+    if (outcome === "crash") child.stderr.once("data", () => child.kill("SIGKILL"))
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      if (ended === "ok" && code !== 0) ended = "crashed"
+      resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), ended })
+    })
+    child.stdin.on("error", () => undefined)
+    child.stdin.end(event)
+  })
+
+export const start = async (options: LambdaServerOptions): Promise<LambdaServerHandle> => {
+  const seen: Array<{ functionName: string; outcome: Invocation }> = []
+  const server = http.createServer(async (request, response) => {
+    const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? "")
+    const event = await readBody(request)
+    if (request.method !== "POST" || match === null) {
+      response.writeHead(404, { "content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException" })
+      response.end(JSON.stringify({ Type: "User", message: "Function not found" }))
+      return
+    }
+    const functionName = decodeURIComponent(match[1]!)
+    const outcome = options.plan?.(seen.length, functionName) ?? "pass"
+    seen.push({ functionName, outcome })
+    if (outcome === "throttle") {
+      response.writeHead(429, {
+        "content-type": "application/json",
+        "x-amzn-ErrorType": "TooManyRequestsException",
+        "Retry-After": "0"
+      })
+      response.end(JSON.stringify({ Type: "User", Reason: "ConcurrentInvocationLimitExceeded", message: "Rate Exceeded." }))
+      return
+    }
+    const result = await runHandler(options, event, outcome)
+    const headers: Record<string, string> = { "content-type": "application/json", "X-Amz-Executed-Version": "$LATEST" }
+    if (request.headers["x-amz-log-type"] === "Tail") {
+      headers["X-Amz-Log-Result"] = Buffer.from(result.stderr.slice(-LOG_TAIL)).toString("base64")
+    }
+    if (result.ended === "ok") {
+      response.writeHead(200, headers)
+      response.end(result.stdout)
+      return
+    }
+    headers["X-Amz-Function-Error"] = "Unhandled"
+    response.writeHead(200, headers)
+    response.end(JSON.stringify(
+      result.ended === "timedout"
+        ? { errorType: "Sandbox.Timedout", errorMessage: `Task timed out after ${((options.timeoutMs ?? 60_000) / 1000).toFixed(2)} seconds` }
+        : { errorType: "Runtime.ExitError", errorMessage: "Runtime exited with error: signal: killed" }
+    ))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as net.AddressInfo
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    invocations: () => [...seen],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
