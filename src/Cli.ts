@@ -183,7 +183,10 @@ const runCommand = Command.make(
         { source: sourceUri, spec, command: args.exec, concurrency: workers, lookahead: window, workDir },
         version,
         outUri === undefined ? { _tag: "Sink", sink: stdoutSink } : { _tag: "Object", uri: outUri }
-      ).pipe(outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length))
+      ).pipe(
+        // The progress line shares the terminal only when the output does not go to it.
+        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length)
+      )
       if (args.json) yield* Console.error(Report.resultLines(results).trimEnd())
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
 ).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))

@@ -5,15 +5,27 @@
  */
 import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { WorkerFailedError } from "./Errors.js"
 
 /** How much of the command's stderr is kept for the error message. */
 const TAIL_BYTES = 2048
+
+const killGroup = (child: ChildProcess) => {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, "SIGKILL")
+  } catch {
+    // Already gone.
+  }
+}
 
 /**
  * The stdout of `command` fed with `input`. The input's own failure wins over the command's
@@ -28,9 +40,10 @@ export const pipeThrough = <E>(
   Stream.unwrapScoped(Effect.gen(function*() {
     const failed = (reason: string, tail = "", exitCode?: number) =>
       new WorkerFailedError({ index, reason, tail, ...(exitCode === undefined ? {} : { exitCode }) })
+    // Its own process group, so that stopping it stops the whole pipeline the shell started.
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] })),
-      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true })),
+      (child) => Effect.sync(() => killGroup(child))
     )
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()
     child.once("error", (error) => Deferred.unsafeDone(exited, Effect.fail(failed(`cannot start /bin/sh: ${error.message}`))))
@@ -42,7 +55,7 @@ export const pipeThrough = <E>(
       NodeSink.fromWritable(() => child.stdin, (error) => error, { endOnDone: true })
     ).pipe(
       Effect.catchIf((error): error is Error => error instanceof Error && "code" in error && error.code === "EPIPE", () => Effect.void),
-      Effect.tapErrorCause(() => Effect.sync(() => child.kill("SIGKILL"))),
+      Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped
     )
     const tail = yield* NodeStream.fromReadable(() => child.stderr, () => undefined).pipe(
@@ -54,8 +67,11 @@ export const pipeThrough = <E>(
       Effect.forkScoped
     )
     const finish = Effect.gen(function*() {
-      yield* Fiber.join(feeder) as Effect.Effect<void, E>
       const code = yield* Deferred.await(exited)
+      // The command is gone: a write it never read would wait forever, so stop the feeder. If
+      // the input itself failed (and the command was killed for it), that failure is the story.
+      const fed = yield* Fiber.interrupt(feeder)
+      if (Exit.isFailure(fed) && !Cause.isInterruptedOnly(fed.cause)) return yield* Effect.failCause(fed.cause as Cause.Cause<E>)
       const stderr = (yield* Fiber.join(tail)).toString("utf8")
       if (code !== 0) {
         return yield* failed(code === null ? "command was killed" : `command exited with code ${code}`, stderr, code ?? undefined)

@@ -8,6 +8,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Cli from "./Cli.js"
 
 // The SDK warns on every run that future releases will need Node 22; that is not the user's concern here.
@@ -17,7 +18,7 @@ const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ").trim()
 
 Cli.main(process.argv).pipe(
   Effect.catchAllCause((cause) => {
-    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    if (Cause.isInterruptedOnly(cause)) return Effect.zipRight(Console.error("s3split: interrupted"), Effect.failCause(cause))
     const failure = Cause.failureOption(cause)
     // @effect/cli has already printed its own validation message.
     if (failure._tag === "Some" && ValidationError.isValidationError(failure.value)) return Effect.failCause(cause)
@@ -27,5 +28,9 @@ Cli.main(process.argv).pipe(
     return Effect.zipRight(Console.error(`s3split: ${oneLine(message)}`), Effect.failCause(cause))
   }),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    // An interrupted run (SIGINT) has cleaned up after itself, but it did not succeed.
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+  })
 )

@@ -6,7 +6,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { plan } from "../src/Planner.js"
 import { adversarialBytes, gnuSplit, referenceChunks } from "./utils/Reference.js"
-import { lines, runCli } from "./utils/RunCli.js"
+import { lines, runCli, startCli } from "./utils/RunCli.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "s3split-cli-"))
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
@@ -127,5 +127,48 @@ describe("bad input: one line on stderr, non-zero exit, nothing written", () => 
     fs.writeFileSync(path.join(out, "_manifest.json"), "{}")
     expectOneLineError(await runCli(["split", path.join(work, "missing.txt"), "--chunks", "2", "--out", out]), /not found/)
     expect(fs.readdirSync(out)).toEqual(["_manifest.json"])
+  })
+})
+
+/** The run's own temporary directories under `tmp` (tsx keeps a cache there too). */
+const workDirs = (tmp: string) => fs.readdirSync(tmp).filter((name) => name.startsWith("s3split-"))
+
+describe("run on the local file store", () => {
+  const text = Array.from({ length: 3000 }, (_, i) => `${i}\t${i % 5 === 0 ? "ERROR" : "INFO"}\tmsg ${i}`).join("\n") + "\n"
+  const object = writeObject(Buffer.from(text))
+
+  it("--exec cat writes the source to stdout in chunk order", async () => {
+    const result = await runCli(["run", object, "--chunks", "6", "--exec", "cat"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(text)
+  })
+
+  it("--out writes the merged output to a file; a failing chunk commits nothing and leaves no temporary files", async () => {
+    const tmp = fresh("tmp")
+    fs.mkdirSync(tmp)
+    const target = path.join(work, `merged-${counter++}.txt`)
+    const ok = await runCli(["run", object, "--chunks", "4", "--exec", "grep ERROR", "--out", target], { TMPDIR: tmp })
+    expect(ok.code).toBe(0)
+    expect(fs.readFileSync(target, "utf8")).toBe(text.split("\n").filter((line) => line.includes("ERROR")).map((l) => `${l}\n`).join(""))
+    const failedTarget = path.join(work, `never-${counter++}.txt`)
+    const failed = await runCli(["run", object, "--chunks", "4", "--exec", "grep -q '^2[0-9][0-9][0-9]\t' && exit 9; cat", "--out", failedTarget], { TMPDIR: tmp })
+    expectOneLineError(failed, /^s3split: chunk \d: command exited with code 9/)
+    expect(fs.existsSync(failedTarget)).toBe(false)
+    expect(fs.readdirSync(path.dirname(failedTarget)).filter((name) => name.startsWith(path.basename(failedTarget)))).toEqual([])
+    expect(workDirs(tmp)).toEqual([])
+  })
+
+  it("SIGINT stops the workers, commits nothing and removes the temporary outputs", async () => {
+    const tmp = fresh("tmp")
+    fs.mkdirSync(tmp)
+    const target = path.join(work, `interrupted-${counter++}.txt`)
+    const { child, result } = startCli(["run", object, "--chunks", "3", "--exec", "cat; sleep 30", "--out", target], { TMPDIR: tmp })
+    // Wait until the run has made its work directory, then interrupt it.
+    while (workDirs(tmp).length === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    child.kill("SIGINT")
+    const ended = await result
+    expect(ended.code).not.toBe(0)
+    expect(fs.existsSync(target)).toBe(false)
+    expect(workDirs(tmp)).toEqual([])
   })
 })

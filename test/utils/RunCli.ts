@@ -13,13 +13,14 @@ export interface CliResult {
 
 const ROOT = path.resolve(import.meta.dirname, "../..")
 
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<CliResult> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+/** Starts the command line; `result` settles when it exits. */
+export const startCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/main.ts"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const result = new Promise<CliResult>((resolve, reject) => {
     const stdout: Array<Buffer> = []
     const stderr: Array<Buffer> = []
     child.stdout.on("data", (data: Buffer) => stdout.push(data))
@@ -28,6 +29,11 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> 
     child.on("close", (code) =>
       resolve({ code, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") }))
   })
+  return { child, result }
+}
+
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<CliResult> =>
+  startCli(args, env).result
 
 /** The non-empty lines of a text. */
 export const lines = (text: string) => text.split("\n").filter((line) => line.length > 0)
