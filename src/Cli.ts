@@ -25,6 +25,7 @@ import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
 import * as S3ObjectStore from "./S3ObjectStore.js"
 import { parseCount, parseSize } from "./Size.js"
+import { deploy } from "./Deploy.js"
 import { run } from "./Run.js"
 import { headSource, split } from "./Split.js"
 import { Stats } from "./Stats.js"
@@ -191,9 +192,34 @@ const runCommand = Command.make(
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
 ).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))
 
+const deployCommand = Command.make(
+  "deploy",
+  {
+    functionName,
+    zip: Options.text("zip").pipe(Options.withDescription("the bundle from `npm run build:lambda`"), Options.withDefault("dist/lambda.zip")),
+    role: Options.text("role").pipe(Options.withDescription("execution role ARN (to create the function)"), Options.optional),
+    memory: Options.integer("memory").pipe(Options.withDescription("memory in MB for a new function"), Options.withDefault(1769)),
+    timeout: Options.integer("timeout").pipe(Options.withDescription("timeout in seconds for a new function"), Options.withDefault(900))
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const settings = yield* S3ObjectStore.settingsConfig
+      const outcome = yield* deploy({
+        functionName: args.functionName,
+        zipPath: args.zip,
+        role: Option.getOrUndefined(args.role),
+        memoryMb: args.memory,
+        timeoutSeconds: args.timeout,
+        region: settings.region,
+        endpoint: Option.none()
+      })
+      yield* Console.log(`${outcome} Lambda function ${args.functionName}`)
+    })
+).pipe(Command.withDescription("create or update the worker Lambda function from dist/lambda.zip"))
+
 export const command = Command.make("s3split").pipe(
   Command.withDescription("process a large newline-delimited object in parallel, straight from S3 or a file"),
-  Command.withSubcommands([splitCommand, runCommand])
+  Command.withSubcommands([splitCommand, runCommand, deployCommand])
 )
 
 export const main = Command.run(command, { name: "s3split", version: "0.1.0" })

@@ -39,19 +39,26 @@ const decodeExit = Schema.decodeUnknown(Schema.parseJson(WorkerExit))
 const encodeTask = Schema.encodeSync(Schema.parseJson(ChunkTask))
 
 
+/**
+ * A Lambda client for the scope, destroyed with it. One attempt per call (retries are ours);
+ * a request may wait as long as the longest function run (15 minutes).
+ */
+export const acquireClient = (region: string, endpoint: Option.Option<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      new LambdaClient({
+        region,
+        maxAttempts: 1,
+        ...Option.match(endpoint, { onNone: () => ({}), onSome: (url) => ({ endpoint: url }) }),
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 16 * 60 * 1000 }
+      })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
 export const make = (settings: LambdaSettings) =>
   Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new LambdaClient({
-          region: settings.region,
-          maxAttempts: 1,
-          ...Option.match(settings.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }),
-          requestHandler: { connectionTimeout: 5_000, requestTimeout: 16 * 60 * 1000 }
-        })
-      ),
-      (client) => Effect.sync(() => client.destroy())
-    )
+    const client = yield* acquireClient(settings.region, settings.endpoint)
     const stats = yield* Stats
 
     /** One Invoke; throttling, 5xx and network faults are transient, after Retry-After if given. */

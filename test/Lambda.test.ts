@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { ChunkTask, CopyAction } from "../src/ChunkTask.js"
 import { ObjectChangedError, WorkerFailedError } from "../src/Errors.js"
@@ -139,6 +140,24 @@ describe("run --backend lambda", () => {
     const result = await cli(["run", "samples/access.log", "--chunks", "2", "--exec", "cat", "--backend", "lambda", "--work-prefix", `s3://${BUCKET}/work/`])
     expect(result.code).toBe(1)
     expect(result.stderr).toMatch(/^s3split: with --backend lambda, SOURCE must be an s3:\/\/ URI/)
+  })
+})
+
+describe("deploy", () => {
+  it("creates the function from dist/lambda.zip (Node.js 22, index.handler), then updates its code", async () => {
+    const env = { ...S3Server.credentialsEnv, AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint }
+    const missingRole = await runCli(["deploy", "--function", "fresh-worker"], env)
+    expect(missingRole.code).toBe(1)
+    expect(missingRole.stderr).toMatch(/^s3split: function fresh-worker does not exist: give --role ARN to create it\n$/)
+    const created = await runCli(["deploy", "--function", "fresh-worker", "--role", "arn:aws:iam::123456789012:role/worker", "--memory", "2048"], env)
+    expect(created.stderr).toBe("")
+    expect(created.stdout).toBe("created Lambda function fresh-worker\n")
+    const zip = fs.readFileSync(path.join(ROOT, "dist", "lambda.zip"))
+    const fn = lambda.functions().get("fresh-worker")!
+    expect(fn.zip).toEqual(zip)
+    expect(fn.configuration).toMatchObject({ Runtime: "nodejs22.x", Handler: "index.handler", MemorySize: 2048, Timeout: 900 })
+    const updated = await runCli(["deploy", "--function", "fresh-worker"], env)
+    expect(updated.stdout).toBe("updated Lambda function fresh-worker\n")
   })
 })
 

@@ -1,10 +1,10 @@
 /**
- * A local Lambda Invoke endpoint (`POST /2015-03-31/functions/NAME/invocations`) for tests:
- * each invocation runs the real bundled handler (`dist/lambda/index.mjs`) in a separate Node
- * process with the given environment, and answers as Lambda does: the payload, or
- * `X-Amz-Function-Error` with `{errorType, errorMessage}`, plus the log tail in
- * `X-Amz-Log-Result` when `LogType: Tail` is asked. A plan injects faults per invocation:
- * a 429 throttle, a crash (the process is killed), or a timeout.
+ * A local Lambda endpoint for tests. Invoke (`POST /2015-03-31/functions/NAME/invocations`)
+ * runs the real bundled handler (`dist/lambda/index.mjs`) in a separate Node process with the
+ * given environment, and answers as Lambda does: the payload, or `X-Amz-Function-Error` with
+ * `{errorType, errorMessage}`, plus the log tail in `X-Amz-Log-Result` when `LogType: Tail` is
+ * asked. A plan injects faults per invocation: a 429 throttle, a crash (the process is killed),
+ * or a timeout. GetFunction, CreateFunction and UpdateFunctionCode keep what `deploy` sends.
  */
 import { spawn } from "node:child_process"
 import * as http from "node:http"
@@ -24,8 +24,16 @@ export interface LambdaServerOptions {
   readonly timeoutMs?: number
 }
 
+/** A function as CreateFunction / UpdateFunctionCode left it. */
+export interface DeployedFunction {
+  readonly configuration: Record<string, unknown>
+  readonly zip: Buffer
+}
+
 export interface LambdaServerHandle {
   readonly endpoint: string
+  /** Functions created through the management API, by name. */
+  readonly functions: () => ReadonlyMap<string, DeployedFunction>
   /** The function name and outcome of every invocation, in arrival order. */
   readonly invocations: () => ReadonlyArray<{ readonly functionName: string; readonly outcome: Invocation }>
   readonly close: () => Promise<void>
@@ -71,12 +79,45 @@ const runHandler = (options: LambdaServerOptions, event: Buffer, outcome: Invoca
 
 export const start = async (options: LambdaServerOptions): Promise<LambdaServerHandle> => {
   const seen: Array<{ functionName: string; outcome: Invocation }> = []
+  const deployed = new Map<string, DeployedFunction>()
+  const notFound = (response: http.ServerResponse, message: string) => {
+    response.writeHead(404, { "content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException" })
+    response.end(JSON.stringify({ Type: "User", message }))
+  }
+  const manage = (request: http.IncomingMessage, body: Buffer, response: http.ServerResponse): boolean => {
+    const url = (request.url ?? "").split("?")[0]!
+    const named = /^\/2015-03-31\/functions\/([^/]+)(\/code)?$/.exec(url)
+    const reply = (status: number, value: unknown) => {
+      response.writeHead(status, { "content-type": "application/json" })
+      response.end(JSON.stringify(value))
+    }
+    if (request.method === "POST" && url === "/2015-03-31/functions") {
+      const input = JSON.parse(body.toString("utf8")) as { FunctionName: string; Code: { ZipFile: string } }
+      const { Code, ...configuration } = input
+      deployed.set(input.FunctionName, { configuration, zip: Buffer.from(Code.ZipFile, "base64") })
+      reply(201, { ...configuration, State: "Active" })
+      return true
+    }
+    if (named === null || !["GET", "PUT"].includes(request.method ?? "")) return false
+    const name = decodeURIComponent(named[1]!)
+    const existing = deployed.get(name)
+    if (existing === undefined) {
+      notFound(response, `Function not found: ${name}`)
+      return true
+    }
+    if (request.method === "PUT" && named[2] === "/code") {
+      const input = JSON.parse(body.toString("utf8")) as { ZipFile: string }
+      deployed.set(name, { ...existing, zip: Buffer.from(input.ZipFile, "base64") })
+    }
+    reply(200, request.method === "GET" ? { Configuration: existing.configuration } : existing.configuration)
+    return true
+  }
   const server = http.createServer(async (request, response) => {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(request.url ?? "")
     const event = await readBody(request)
+    if (match === null && manage(request, event, response)) return
     if (request.method !== "POST" || match === null) {
-      response.writeHead(404, { "content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException" })
-      response.end(JSON.stringify({ Type: "User", message: "Function not found" }))
+      notFound(response, "Function not found")
       return
     }
     const functionName = decodeURIComponent(match[1]!)
@@ -114,6 +155,7 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
   return {
     endpoint: `http://127.0.0.1:${port}`,
     invocations: () => [...seen],
+    functions: () => new Map(deployed),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
