@@ -168,6 +168,13 @@ describe("split s3://... against s3rver", () => {
     )
   })
 
+  it("credentials the server refuses are one line saying access denied, exit code 1", async () => {
+    expectOneLineError(
+      await split([SOURCE, "--chunks", "3"], endpoint(), { AWS_ACCESS_KEY_ID: "NOT-A-KEY" }),
+      new RegExp(`^s3split: access denied: s3://${BUCKET}/${KEY}`, "m")
+    )
+  })
+
   it("an unreachable endpoint gives up after the configured attempts, in one line naming the endpoint", async () => {
     const closed = `http://127.0.0.1:${await S3Server.closedPort()}`
     const result = await split([SOURCE, "--chunks", "3"], closed, { S3SPLIT_RETRY_ATTEMPTS: "3" })
