@@ -48,13 +48,15 @@ export const pipeThrough = <E>(
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()
     child.once("error", (error) => Deferred.unsafeDone(exited, Effect.fail(failed(`cannot start /bin/sh: ${error.message}`))))
     child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed(code)))
-    // EPIPE: the command closed its stdin early; what it did not read it did not want.
+    // A failed write (EPIPE) means the command closed its stdin early: what it did not read it
+    // did not want, and its exit status tells whether that was fine.
     child.stdin.on("error", () => undefined)
+    const stdinClosed = Symbol("stdinClosed")
     const feeder = yield* Stream.run(
       input,
-      NodeSink.fromWritable(() => child.stdin, (error) => error, { endOnDone: true })
+      NodeSink.fromWritable(() => child.stdin, () => stdinClosed, { endOnDone: true })
     ).pipe(
-      Effect.catchIf((error): error is Error => error instanceof Error && "code" in error && error.code === "EPIPE", () => Effect.void),
+      Effect.catchIf((error): error is typeof stdinClosed => error === stdinClosed, () => Effect.void),
       Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped
     )
