@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { benchCommand } from "./bench/BenchCommand.js"
 import * as Boundary from "./Boundary.js"
 import { StoreError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
@@ -219,7 +220,7 @@ const deployCommand = Command.make(
 
 export const command = Command.make("s3split").pipe(
   Command.withDescription("process a large newline-delimited object in parallel, straight from S3 or a file"),
-  Command.withSubcommands([splitCommand, runCommand, deployCommand])
+  Command.withSubcommands([splitCommand, runCommand, deployCommand, benchCommand])
 )
 
 export const main = Command.run(command, { name: "s3split", version: "0.1.0" })
