@@ -4,7 +4,6 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
@@ -12,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import { benchCommand } from "./bench/BenchCommand.js"
 import * as Boundary from "./Boundary.js"
 import { StoreError, UsageError } from "./Errors.js"
@@ -21,6 +21,7 @@ import * as ObjectUri from "./ObjectUri.js"
 import { plan } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { withProgress } from "./Progress.js"
+import { writeAll } from "./WritableSink.js"
 import * as Report from "./Report.js"
 import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
@@ -158,11 +159,14 @@ const workLocation = (prefix: ObjectUri.ObjectUri | undefined) =>
       Effect.orDie
     )
 
-const stdoutSink = NodeSink.fromWritable(
-  () => process.stdout,
-  (error) => new StoreError({ uri: "stdout", reason: String(error) }),
-  { endOnDone: false }
-)
+const stdoutDestination = {
+  _tag: "Sink",
+  write: <E>(bytes: Stream.Stream<Uint8Array, E>) =>
+    writeAll(bytes, process.stdout, {
+      end: false,
+      closed: () => new StoreError({ uri: "stdout", reason: "standard output was closed" })
+    })
+} as const
 
 const runCommand = Command.make(
   "run",
@@ -184,7 +188,7 @@ const runCommand = Command.make(
       const results = yield* run(
         { source: sourceUri, spec, command: args.exec, concurrency: workers, lookahead: window, workDir },
         version,
-        outUri === undefined ? { _tag: "Sink", sink: stdoutSink } : { _tag: "Object", uri: outUri }
+        outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri }
       ).pipe(
         // The progress line shares the terminal only when the output does not go to it.
         outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length)

@@ -3,7 +3,6 @@
  * its stdout as the result stream. A non-zero exit fails with `WorkerFailedError` carrying the
  * exit code and the tail of stderr; the child is killed if the stream is abandoned.
  */
-import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -14,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { WorkerFailedError } from "./Errors.js"
+import { writeAll } from "./WritableSink.js"
 
 /** How much of the command's stderr is kept for the error message. */
 const TAIL_BYTES = 2048
@@ -52,10 +52,7 @@ export const pipeThrough = <E>(
     // did not want, and its exit status tells whether that was fine.
     child.stdin.on("error", () => undefined)
     const stdinClosed = Symbol("stdinClosed")
-    const feeder = yield* Stream.run(
-      input,
-      NodeSink.fromWritable(() => child.stdin, () => stdinClosed, { endOnDone: true })
-    ).pipe(
+    const feeder = yield* writeAll(input, child.stdin, { end: true, closed: () => stdinClosed }).pipe(
       Effect.catchIf((error): error is typeof stdinClosed => error === stdinClosed, () => Effect.void),
       Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped

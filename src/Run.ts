@@ -7,7 +7,6 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { ChunkTask, ExecAction } from "./ChunkTask.js"
 import type { ChunkResult } from "./ChunkTask.js"
@@ -22,9 +21,12 @@ import { readRange, retrying } from "./Retry.js"
 import { defaultConcurrency } from "./Split.js"
 import type { Stats } from "./Stats.js"
 
-/** Where the merged output goes: a byte sink (stdout), or one object committed at the end. */
+/** Where the merged output goes: a byte consumer (stdout), or one object committed at the end. */
 export type Destination<E> =
-  | { readonly _tag: "Sink"; readonly sink: Sink.Sink<unknown, Uint8Array, never, E> }
+  | {
+    readonly _tag: "Sink"
+    readonly write: <E2>(bytes: Stream.Stream<Uint8Array, E2>) => Effect.Effect<void, E | E2>
+  }
   | { readonly _tag: "Object"; readonly uri: ObjectUri.ObjectUri }
 
 export interface RunOptions {
@@ -90,7 +92,7 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
       Stream.provideContext(context)
     )
     const deliver = destination._tag === "Sink"
-      ? Stream.run(merged, destination.sink)
+      ? destination.write(merged)
       : Effect.gen(function*() {
         const results = yield* Effect.forEach(finished, Deferred.await)
         const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))

@@ -3,7 +3,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Ref from "effect/Ref"
-import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import { WorkerFailedError } from "../src/Errors.js"
 import type { MemoryObjectStore } from "../src/MemoryObjectStore.js"
 import { ObjectStore } from "../src/ObjectStore.js"
@@ -32,7 +32,7 @@ const runToBytes = (memory: MemoryObjectStore, command: string, chunks: number) 
     const version = yield* (yield* ObjectStore).head(SOURCE)
     const results = yield* run(options(command, chunks), version, {
       _tag: "Sink",
-      sink: Sink.forEach((bytes: Uint8Array) => Ref.update(collected, Chunk.append(bytes)))
+      write: (bytes) => Stream.runForEach(bytes, (piece) => Ref.update(collected, Chunk.append(piece)))
     })
     return { bytes: Buffer.concat(Chunk.toArray(yield* Ref.get(collected))), results }
   }).pipe(Effect.provide(jobLayer(memory)))
