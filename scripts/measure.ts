@@ -21,13 +21,13 @@ import type { Hash } from "node:crypto"
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
-import type * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { parseArgs, promisify } from "node:util"
 import { formatBytes, parseCount, parseSize } from "../src/Size.js"
+import { listenOnLoopback } from "../src/bench/Loopback.js"
 import * as S3Server from "../test/utils/S3Server.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..")
@@ -124,7 +124,7 @@ interface CountingProxy {
   readonly close: () => Promise<void>
 }
 
-const startCountingProxy = (target: string): Promise<CountingProxy> => {
+const startCountingProxy = async (target: string): Promise<CountingProxy> => {
   const upstream = new URL(target)
   const agent = new http.Agent({ keepAlive: true })
   const exchanges: Array<Exchange> = []
@@ -158,22 +158,8 @@ const startCountingProxy = (target: string): Promise<CountingProxy> => {
     })
     req.pipe(forward)
   })
-  return new Promise((resolve, reject) => {
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      resolve({
-        endpoint: `http://127.0.0.1:${port}`,
-        exchanges,
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections()
-            agent.destroy()
-            server.close(() => done())
-          })
-      })
-    })
-  })
+  const { endpoint, close } = await listenOnLoopback(server, agent)
+  return { endpoint, exchanges, close }
 }
 
 /** Waits until every exchange from `from` on has closed (the client has exited), at most 5 s. */

@@ -6,6 +6,7 @@
  * sees and the body bytes it sends, which is what S3 would bill.
  */
 import * as Effect from "effect/Effect"
+import { listenOnLoopback } from "./Loopback.js"
 import * as http from "node:http"
 import type * as net from "node:net"
 import { performance } from "node:perf_hooks"
@@ -118,7 +119,7 @@ const bucketFor = (mbps: number, burstMs: number) =>
   Number.isFinite(mbps) && mbps > 0 ? new TokenBucket(mbps * 1e6, burstMs) : undefined
 
 /** Starts the proxy in front of `target` (an `http://host:port` endpoint). */
-export const start = (target: string, initial: ModelSettings): Promise<ModelProxy & { readonly close: () => Promise<void> }> => {
+export const start = async (target: string, initial: ModelSettings): Promise<ModelProxy & { readonly close: () => Promise<void> }> => {
   const upstream = new URL(target)
   const agent = new http.Agent({ keepAlive: true })
   let settings = initial
@@ -207,29 +208,19 @@ export const start = (target: string, initial: ModelSettings): Promise<ModelProx
     req.pipe(forward)
   })
 
-  return new Promise((resolve, reject) => {
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      resolve({
-        endpoint: `http://127.0.0.1:${port}`,
-        configure: (next) => {
-          settings = next
-          random = mulberry32(next.seed)
-          total = bucketFor(next.totalMBps, BURST_MS)
-          prefixes = new Map()
-          connections = new WeakMap()
-        },
-        counters: () => ({ ...counts }),
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections()
-            agent.destroy()
-            server.close(() => done())
-          })
-      })
-    })
-  })
+  const { endpoint, close } = await listenOnLoopback(server, agent)
+  return {
+    endpoint,
+    configure: (next) => {
+      settings = next
+      random = mulberry32(next.seed)
+      total = bucketFor(next.totalMBps, BURST_MS)
+      prefixes = new Map()
+      connections = new WeakMap()
+    },
+    counters: () => ({ ...counts }),
+    close
+  }
 }
 
 /** The proxy for the enclosing scope, closed with it. */

@@ -5,8 +5,8 @@
  * response body (the headers still announce the full Content-Length). It records every request.
  */
 import * as Effect from "effect/Effect"
+import { listenOnLoopback } from "../../src/bench/Loopback.js"
 import * as http from "node:http"
-import type * as net from "node:net"
 
 export interface ProxiedRequest {
   readonly method: string
@@ -72,7 +72,7 @@ export const resumedCuts = (requests: ReadonlyArray<RecordedRequest>): number =>
 export const slowdowns = (requests: ReadonlyArray<RecordedRequest>): number =>
   requests.filter((request) => request.fault === "slowdown").length
 
-export const start = (target: string, plan: FaultPlan): Promise<FaultyProxyHandle> => {
+export const start = async (target: string, plan: FaultPlan): Promise<FaultyProxyHandle> => {
   const upstream = new URL(target)
   const agent = new http.Agent({ keepAlive: true })
   const recorded: Array<RecordedRequest> = []
@@ -133,22 +133,8 @@ export const start = (target: string, plan: FaultPlan): Promise<FaultyProxyHandl
     req.pipe(forward)
   })
 
-  return new Promise((resolve, reject) => {
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      resolve({
-        endpoint: `http://127.0.0.1:${port}`,
-        requests: () => [...recorded],
-        close: () =>
-          new Promise<void>((done) => {
-            server.closeAllConnections()
-            agent.destroy()
-            server.close(() => done())
-          })
-      })
-    })
-  })
+  const { endpoint, close } = await listenOnLoopback(server, agent)
+  return { endpoint, requests: () => [...recorded], close }
 }
 
 /** The proxy for the enclosing scope. */

@@ -8,8 +8,8 @@
  */
 import { spawn } from "node:child_process"
 import * as http from "node:http"
-import type * as net from "node:net"
 import * as path from "node:path"
+import { listenOnLoopback } from "../../src/bench/Loopback.js"
 
 export type Invocation = "pass" | "throttle" | "crash" | "timeout"
 
@@ -150,16 +150,11 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
         : { errorType: "Runtime.ExitError", errorMessage: "Runtime exited with error: signal: killed" }
     ))
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const { port } = server.address() as net.AddressInfo
+  const { endpoint, close } = await listenOnLoopback(server)
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     invocations: () => [...seen],
     functions: () => new Map(deployed),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
+    close
   }
 }
