@@ -125,22 +125,35 @@ const requireS3 = (backendName: Backend, uri: ObjectUri.ObjectUri | undefined, w
     ? Effect.fail(new UsageError({ reason: `with --backend lambda, ${what} must be an s3:// URI (the workers cannot reach local files)` }))
     : Effect.void
 
+/** The arguments `split` and `run` share, parsed: source, plan, concurrency, lookahead. */
+const parseJob = (args: {
+  readonly source: string
+  readonly chunks: Option.Option<string>
+  readonly chunkSize: Option.Option<string>
+  readonly concurrency: Option.Option<string>
+  readonly lookahead: Option.Option<string>
+  readonly backend: Backend
+}) =>
+  Effect.gen(function*() {
+    const source = yield* fromEither(ObjectUri.parseObject(args.source))
+    const spec = yield* planSpec(args.chunks, args.chunkSize)
+    yield* requireS3(args.backend, source, "SOURCE")
+    const concurrency = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
+    const lookahead = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
+    return { source, spec, concurrency, lookahead }
+  })
+
 const splitCommand = Command.make(
   "split",
   { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint, backend, functionName },
   (args) =>
     Effect.gen(function*() {
-      const sourceUri = yield* fromEither(ObjectUri.parseObject(args.source))
-      const spec = yield* planSpec(args.chunks, args.chunkSize)
+      const job = yield* parseJob(args)
       const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
-      yield* requireS3(args.backend, sourceUri, "SOURCE")
       yield* requireS3(args.backend, outUri, "--out")
-      const workers = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
-      const window = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
-      const options = { source: sourceUri, spec, out: outUri, concurrency: workers, lookahead: window }
-      const version = yield* headSource(sourceUri)
-      const report = yield* split(options, version).pipe(
-        outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length)
+      const version = yield* headSource(job.source)
+      const report = yield* split({ ...job, out: outUri }, version).pipe(
+        outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, job.spec).length)
       )
       yield* Console.log(
         args.json
@@ -173,25 +186,21 @@ const runCommand = Command.make(
   { source, chunks, chunkSize, exec, out: runOut, backend, functionName, concurrency, workPrefix, lookahead, endpoint, json },
   (args) =>
     Effect.gen(function*() {
-      const sourceUri = yield* fromEither(ObjectUri.parseObject(args.source))
-      const spec = yield* planSpec(args.chunks, args.chunkSize)
+      const job = yield* parseJob(args)
       const outUri = yield* optional(args.out, ObjectUri.parseObject)
       const prefix = yield* optional(args.workPrefix, ObjectUri.parseDirectory)
-      yield* requireS3(args.backend, sourceUri, "SOURCE")
       if (args.backend === "lambda" && prefix?._tag !== "S3Uri") {
         return yield* new UsageError({ reason: "--backend lambda needs --work-prefix s3://bucket/prefix/ for the workers' outputs" })
       }
-      const workers = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
-      const window = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
-      const version = yield* headSource(sourceUri)
+      const version = yield* headSource(job.source)
       const workDir = yield* workLocation(prefix)
       const results = yield* run(
-        { source: sourceUri, spec, command: args.exec, concurrency: workers, lookahead: window, workDir },
+        { ...job, command: args.exec, workDir },
         version,
         outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri }
       ).pipe(
         // The progress line shares the terminal only when the output does not go to it.
-        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, plan(version.size, spec).length)
+        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, plan(version.size, job.spec).length)
       )
       if (args.json) yield* Console.error(Report.resultLines(results).trimEnd())
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
