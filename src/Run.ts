@@ -59,22 +59,22 @@ const readWhole = (uri: ObjectUri.ObjectUri) =>
  * chunk order, to `destination`. Returns each chunk's counts, in order. On failure the first
  * error is returned, the other workers are interrupted, and nothing is committed.
  */
-export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) =>
-  Effect.gen(function*() {
+export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) => {
+  const tasks = plan(version.size, options.spec).map((approx, index) =>
+    new ChunkTask({
+      index,
+      source: options.source,
+      version,
+      approx,
+      lookahead: options.lookahead,
+      action: new ExecAction({ command: options.command }),
+      output: ObjectUri.child(options.workDir, outputName(index))
+    })
+  )
+  return Effect.gen(function*() {
     const store = yield* ObjectStore
     const executor = yield* Executor
     const context = yield* Effect.context<ObjectStore | Stats>()
-    const tasks = plan(version.size, options.spec).map((approx, index) =>
-      new ChunkTask({
-        index,
-        source: options.source,
-        version,
-        approx,
-        lookahead: options.lookahead,
-        action: new ExecAction({ command: options.command }),
-        output: ObjectUri.child(options.workDir, outputName(index))
-      })
-    )
     const finished = yield* Effect.forEach(tasks, () => Deferred.make<ChunkResult, WorkerError>())
 
     const workers = Effect.forEach(
@@ -105,9 +105,6 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
     yield* Effect.all([workers, deliver], { concurrency: 2, discard: true })
     return yield* Effect.forEach(finished, Deferred.await)
   }).pipe(
-    Effect.ensuring(Effect.forEach(
-      Array.from({ length: plan(version.size, options.spec).length }, (_, i) => ObjectUri.child(options.workDir, outputName(i))),
-      removeQuietly,
-      { concurrency: 8, discard: true }
-    ))
+    Effect.ensuring(Effect.forEach(tasks, (task) => removeQuietly(task.output), { concurrency: 8, discard: true }))
   )
+}
