@@ -15,6 +15,8 @@ import * as Schema from "effect/Schema"
 import { ChunkTask } from "./ChunkTask.js"
 import { TransientStoreError, WorkerFailedError } from "./Errors.js"
 import { Executor } from "./Executor.js"
+import { asSdkError, transientNetworkCode } from "./NetworkError.js"
+import type { SdkErrorShape } from "./NetworkError.js"
 import { retrying } from "./Retry.js"
 import { increment, Stats } from "./Stats.js"
 import { WorkerExit } from "./WorkerExit.js"
@@ -26,12 +28,8 @@ export interface LambdaSettings {
   readonly endpoint: Option.Option<string>
 }
 
-interface LambdaErrorShape {
-  readonly name?: string
-  readonly message?: string
-  readonly code?: string
+interface LambdaErrorShape extends SdkErrorShape {
   readonly retryAfterSeconds?: string
-  readonly $metadata?: { readonly httpStatusCode?: number }
 }
 
 const decodeLog = (log: string | undefined) => (log === undefined ? "" : Buffer.from(log, "base64").toString("utf8"))
@@ -74,13 +72,13 @@ export const make = (settings: LambdaSettings) =>
             }),
             { abortSignal }
           ),
-        catch: (error) => error as LambdaErrorShape
+        catch: (error): LambdaErrorShape => asSdkError(error)
       }).pipe(
         Effect.catchAll((error): Effect.Effect<never, WorkerFailedError | TransientStoreError> => {
           const status = error.$metadata?.httpStatusCode ?? 0
           const reason = `${error.name ?? "Error"}: ${error.message ?? ""}`
           const transient = status === 429 || status >= 500 || error.name === "TooManyRequestsException" ||
-            ["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT"].includes(error.code ?? "")
+            error.name === "TimeoutError" || transientNetworkCode(error) !== undefined
           if (!transient) {
             return Effect.fail(new WorkerFailedError({ index: task.index, reason: `Lambda Invoke failed: ${reason}`, tail: "" }))
           }

@@ -36,6 +36,7 @@ import {
   TransientStoreError
 } from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
+import { asSdkError, transientNetworkCode, UNREACHABLE_CODES } from "./NetworkError.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { ObjectUri, S3Uri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
@@ -49,36 +50,7 @@ export interface S3Settings {
 /** S3's smallest part in a multipart upload, the last part excepted. */
 const MIN_PART_SIZE = 5 * 1024 * 1024
 
-/** Network failures worth retrying, as the AWS SDK itself classifies them. */
-const TRANSIENT_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ERR_STREAM_PREMATURE_CLOSE"
-])
 const THROTTLING_NAMES = new Set(["SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestTimeout"])
-/** Failures to reach the server at all: the message names the endpoint. */
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"])
-
-interface SdkErrorShape {
-  readonly name?: string
-  readonly code?: string
-  readonly message?: string
-  readonly $metadata?: { readonly httpStatusCode?: number }
-  readonly cause?: unknown
-}
-
-const networkCode = (error: SdkErrorShape): string | undefined => {
-  if (error.code !== undefined && TRANSIENT_CODES.has(error.code)) return error.code
-  const cause = error.cause as SdkErrorShape | undefined
-  return cause?.code !== undefined && TRANSIENT_CODES.has(cause.code) ? cause.code : undefined
-}
 
 /** Maps one SDK or network error to a typed store error. `notFound` decides what a 404 means. */
 export const classify = (
@@ -88,7 +60,7 @@ export const classify = (
   notFound: () => ObjectStoreError = () => new ObjectNotFoundError({ uri: format(uri) })
 ): ObjectStoreError => {
   const where = format(uri)
-  const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as SdkErrorShape
+  const e = asSdkError(error)
   const status = e.$metadata?.httpStatusCode
   const name = e.name ?? ""
   const message = e.message ?? name
@@ -109,7 +81,7 @@ export const classify = (
   if (status !== undefined && status >= 500) {
     return new TransientStoreError({ uri: where, reason: `server error ${status} ${name}: ${message}` })
   }
-  const code = networkCode(e)
+  const code = transientNetworkCode(e)
   if (code !== undefined) {
     return UNREACHABLE_CODES.has(code)
       ? new TransientStoreError({ uri: where, reason: `${code} ${message}`, endpoint })
