@@ -13,6 +13,8 @@ import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import { StoreError, UsageError } from "./Errors.js"
 import { acquireClient } from "./LambdaExecutor.js"
+import { asSdkError } from "./NetworkError.js"
+import type { SdkErrorShape } from "./NetworkError.js"
 
 export interface DeployOptions {
   readonly functionName: string
@@ -23,11 +25,6 @@ export interface DeployOptions {
   readonly timeoutSeconds: number
   readonly region: string
   readonly endpoint: Option.Option<string>
-}
-
-interface LambdaErrorShape {
-  readonly name?: string
-  readonly message?: string
 }
 
 /** What `deploy` did. */
@@ -46,29 +43,27 @@ export const deploy = (options: DeployOptions) =>
       )
     )
     const client = yield* acquireClient(options.region, options.endpoint)
-    const call = <A>(what: string, run: (signal: AbortSignal) => Promise<A>) =>
-      Effect.tryPromise({
-        try: run,
-        catch: (error) => error as LambdaErrorShape
-      }).pipe(Effect.mapError((error) =>
-        error.name === "ResourceNotFoundException"
-          ? ({ _tag: "NotFound" } as const)
-          : new StoreError({ uri: `lambda:${options.functionName}`, reason: `${what}: ${error.name}: ${error.message}` })
-      ))
-    const exists = yield* call("GetFunction", (abortSignal) =>
+    const send = <A>(run: (signal: AbortSignal) => Promise<A>) =>
+      Effect.tryPromise({ try: run, catch: asSdkError })
+    const failed = (what: string) => (error: SdkErrorShape) =>
+      new StoreError({ uri: `lambda:${options.functionName}`, reason: `${what}: ${error.name}: ${error.message}` })
+    const exists = yield* send((abortSignal) =>
       client.send(new GetFunctionCommand({ FunctionName: options.functionName }), { abortSignal })).pipe(
         Effect.as(true),
-        Effect.catchIf((error) => error._tag === "NotFound", () => Effect.succeed(false))
+        Effect.catchIf((error) => error.name === "ResourceNotFoundException", () => Effect.succeed(false)),
+        Effect.mapError(failed("GetFunction"))
       )
     if (exists) {
-      yield* call("UpdateFunctionCode", (abortSignal) =>
-        client.send(new UpdateFunctionCodeCommand({ FunctionName: options.functionName, ZipFile: zip }), { abortSignal }))
+      yield* send((abortSignal) =>
+        client.send(new UpdateFunctionCodeCommand({ FunctionName: options.functionName, ZipFile: zip }), { abortSignal })).pipe(
+          Effect.mapError(failed("UpdateFunctionCode"))
+        )
       return "updated" satisfies DeployOutcome
     }
     if (options.role === undefined) {
       return yield* new UsageError({ reason: `function ${options.functionName} does not exist: give --role ARN to create it` })
     }
-    yield* call("CreateFunction", (abortSignal) =>
+    yield* send((abortSignal) =>
       client.send(
         new CreateFunctionCommand({
           FunctionName: options.functionName,
@@ -81,10 +76,6 @@ export const deploy = (options: DeployOptions) =>
           Description: "s3split chunk worker"
         }),
         { abortSignal }
-      ))
+      )).pipe(Effect.mapError(failed("CreateFunction")))
     return "created" satisfies DeployOutcome
-  }).pipe(
-    Effect.scoped,
-    Effect.catchIf((error): error is { readonly _tag: "NotFound" } => error._tag === "NotFound", () =>
-      Effect.fail(new StoreError({ uri: `lambda:${options.functionName}`, reason: "the function vanished during deploy" })))
-  )
+  }).pipe(Effect.scoped)
