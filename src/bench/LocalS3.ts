@@ -30,6 +30,20 @@ export const credentialsEnv: Record<string, string> = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
 }
 
+/** A plain SDK client for s3rver at `endpoint`, configured as s3split configures one for custom endpoints. */
+export const clientFor = (endpoint: string): S3Client => {
+  // The SDK's notice that it will need Node 22 from 2027 is noise here.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
+  return new S3Client({
+    endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED"
+  })
+}
+
 interface S3rverInstance {
   run(): Promise<net.AddressInfo>
   close(): Promise<void>
@@ -73,21 +87,8 @@ export const scoped: Effect.Effect<LocalS3, BenchError, Scope> = Effect.gen(func
       })
   )
   const endpoint = `http://127.0.0.1:${address.port}`
-  // The SDK's notice that it will need Node 22 from 2027 is noise in the bench's output.
-  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
-  const client = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      new S3Client({
-        endpoint,
-        region: REGION,
-        credentials: CREDENTIALS,
-        forcePathStyle: true,
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED"
-      })
-    ),
-    (client) => Effect.sync(() => client.destroy())
-  )
+  const client = yield* Effect.acquireRelease(Effect.sync(() => clientFor(endpoint)), (client) =>
+    Effect.sync(() => client.destroy()))
   yield* Effect.tryPromise({
     try: (abortSignal) => client.send(new CreateBucketCommand({ Bucket: BUCKET }), { abortSignal }),
     catch: failure("cannot create the bench bucket")

@@ -20,10 +20,9 @@ import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { clientFor, CREDENTIALS, REGION } from "../../src/bench/LocalS3.js"
 
-/** The credentials s3rver accepts (it does not verify V4 signatures, only the key id). */
-export const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const
-export const REGION = "us-east-1"
+export { CREDENTIALS, REGION }
 
 /** The environment a process needs to reach the test server with the default credential chain. */
 export const credentialsEnv = {
@@ -84,18 +83,7 @@ export class S3Server extends Context.Tag("test/S3Server")<S3Server, S3ServerHan
 }
 
 /** A plain SDK client for `endpoint`, configured as s3split configures one for custom endpoints. */
-export const rawClient = (endpoint: string) => {
-  // The SDK's notice that it will need Node 22 from 2027 is noise in test output.
-  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
-  return new S3Client({
-    endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-    forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED"
-  })
-}
+export const rawClient = clientFor
 
 /** `rawClient` for the enclosing scope, destroyed with it. */
 export const rawClientScoped = (endpoint: string) =>
