@@ -3,22 +3,25 @@
  * its report; every rule lives in the modules they call.
  */
 import * as Args from "@effect/cli/Args"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import { benchCommand } from "./bench/BenchCommand.js"
-import * as Boundary from "./Boundary.js"
-import { StoreError, UsageError } from "./Errors.js"
+import { StdoutClosedError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
 import * as LambdaExecutor from "./LambdaExecutor.js"
 import * as ObjectUri from "./ObjectUri.js"
-import { plan } from "./Planner.js"
+import * as Layers from "./Layers.js"
+import { chunkCount, MAX_CHUNKS } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { withProgress } from "./Progress.js"
 import { writeAll } from "./WritableSink.js"
@@ -30,19 +33,24 @@ import { parseCount, parseSize } from "./Size.js"
 import { deploy } from "./Deploy.js"
 import { run } from "./Run.js"
 import { headSource, split } from "./Split.js"
-import { Stats } from "./Stats.js"
 
 const DEFAULT_LOOKAHEAD = 64 * 1024
 
 const source = Args.text({ name: "SOURCE" }).pipe(
   Args.withDescription("the object: a path, a file:// URL or s3://bucket/key")
 )
+/** A parse of ours as @effect/cli validation: its message is printed as the one error line. */
+const validated = <A>(parse: (text: string) => Either.Either<A, UsageError>) => (text: string) =>
+  Either.mapLeft(parse(text), (error) => ValidationError.invalidValue(HelpDoc.p(error.reason)))
+
 const chunks = Options.text("chunks").pipe(
-  Options.withDescription("the number of chunks N"),
+  Options.withDescription(`the number of chunks N (at most ${MAX_CHUNKS})`),
+  Options.mapEffect(validated((text) => parseCount(text, "--chunks", MAX_CHUNKS))),
   Options.optional
 )
 const chunkSize = Options.text("chunk-size").pipe(
   Options.withDescription("the approximate chunk size (bytes, or with KiB/MiB/GiB/KB/MB/GB)"),
+  Options.mapEffect(validated((text) => parseSize(text, "--chunk-size"))),
   Options.optional
 )
 const json = Options.boolean("json").pipe(Options.withDescription("print one JSON object per chunk per line"))
@@ -52,11 +60,14 @@ const out = Options.text("out").pipe(
 )
 const concurrency = Options.text("concurrency").pipe(
   Options.withDescription("workers at once (default: min(N, 16))"),
+  Options.mapEffect(validated((text) => parseCount(text, "--concurrency"))),
   Options.optional
 )
 const lookahead = Options.text("lookahead").pipe(
   Options.withDescription("bytes read past a chunk's end in its first request (default 64KiB)"),
-  Options.optional
+  Options.withFallbackConfig(Config.string("S3SPLIT_LOOKAHEAD")),
+  Options.mapEffect(validated((text) => parseSize(text, "--lookahead", 0))),
+  Options.withDefault(DEFAULT_LOOKAHEAD)
 )
 const endpoint = Options.text("endpoint").pipe(
   Options.withDescription("S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)"),
@@ -67,19 +78,25 @@ const fromEither = <A>(either: Either.Either<A, UsageError>) => Either.match(eit
 const optional = <A>(value: Option.Option<string>, parse: (text: string) => Either.Either<A, UsageError>) =>
   Option.match(value, { onNone: () => Effect.succeed(undefined), onSome: (text) => fromEither(parse(text)) })
 
-const planSpec = (chunksText: Option.Option<string>, sizeText: Option.Option<string>) =>
+const planSpec = (chunksValue: Option.Option<number>, sizeValue: Option.Option<number>) =>
   Effect.gen(function*() {
-    if (Option.isSome(chunksText) && Option.isSome(sizeText)) {
+    if (Option.isSome(chunksValue) && Option.isSome(sizeValue)) {
       return yield* new UsageError({ reason: "give either --chunks or --chunk-size, not both" })
     }
-    if (Option.isSome(chunksText)) {
-      return { _tag: "Chunks", chunks: yield* fromEither(parseCount(chunksText.value, "--chunks")) } satisfies PlanSpec
-    }
-    if (Option.isSome(sizeText)) {
-      return { _tag: "ChunkSize", chunkSize: yield* fromEither(parseSize(sizeText.value, "--chunk-size")) } satisfies PlanSpec
-    }
+    if (Option.isSome(chunksValue)) return { _tag: "Chunks", chunks: chunksValue.value } satisfies PlanSpec
+    if (Option.isSome(sizeValue)) return { _tag: "ChunkSize", chunkSize: sizeValue.value } satisfies PlanSpec
     return yield* new UsageError({ reason: "give --chunks N or --chunk-size SIZE" })
   })
+
+/** The bound on N, checked once the size is known (before any chunk is read). */
+const checkChunkCount = (size: number, spec: PlanSpec) => {
+  const count = chunkCount(size, spec)
+  return count <= MAX_CHUNKS ? Effect.void : Effect.fail(
+    new UsageError({
+      reason: `--chunk-size ${spec._tag === "ChunkSize" ? spec.chunkSize : ""} gives ${count} chunks for this ${size}-byte object; at most ${MAX_CHUNKS}: give a larger --chunk-size`
+    })
+  )
+}
 
 const backend = Options.choice("backend", ["local", "lambda"]).pipe(
   Options.withDescription("where the workers run: fibers of this process, or AWS Lambda invocations"),
@@ -102,8 +119,8 @@ const runOut = Options.text("out").pipe(
 type Backend = "local" | "lambda"
 
 /**
- * Everything a job needs: the routing store (files and S3), the reader, run counters, and the
- * executor of the chosen backend.
+ * Everything a job needs (see `Layers`): the routing store (files and S3), the reader, run
+ * counters, the retry policy, and the executor of the chosen backend.
  */
 export const jobLayer = (endpointOverride: Option.Option<string>, backendName: Backend, lambdaFunction: string) =>
   Layer.unwrapEffect(Effect.map(S3ObjectStore.settingsConfig, (settings) => {
@@ -111,12 +128,10 @@ export const jobLayer = (endpointOverride: Option.Option<string>, backendName: B
       ...settings,
       endpoint: Option.orElse(endpointOverride, () => settings.endpoint)
     })
-    const base = Layer.mergeAll(store, Stats.layer, RetryPolicy.layerConfig)
-    const boundary = Layer.provideMerge(Boundary.layer, base)
     const executor = backendName === "local"
       ? Executor.localLayer
       : LambdaExecutor.layer({ functionName: lambdaFunction, region: settings.region, endpoint: Option.none() })
-    return Layer.provideMerge(executor, boundary)
+    return Layers.jobLayer(Layers.workerLayer(store, RetryPolicy.layerConfig), executor)
   }))
 
 /** Lambda workers read the source and write their outputs in S3: local paths cannot reach them. */
@@ -128,20 +143,36 @@ const requireS3 = (backendName: Backend, uri: ObjectUri.ObjectUri | undefined, w
 /** The arguments `split` and `run` share, parsed: source, plan, concurrency, lookahead. */
 const parseJob = (args: {
   readonly source: string
-  readonly chunks: Option.Option<string>
-  readonly chunkSize: Option.Option<string>
-  readonly concurrency: Option.Option<string>
-  readonly lookahead: Option.Option<string>
+  readonly chunks: Option.Option<number>
+  readonly chunkSize: Option.Option<number>
+  readonly concurrency: Option.Option<number>
+  readonly lookahead: number
   readonly backend: Backend
 }) =>
   Effect.gen(function*() {
     const source = yield* fromEither(ObjectUri.parseObject(args.source))
     const spec = yield* planSpec(args.chunks, args.chunkSize)
     yield* requireS3(args.backend, source, "SOURCE")
-    const concurrency = yield* optional(args.concurrency, (text) => parseCount(text, "--concurrency"))
-    const lookahead = (yield* optional(args.lookahead, (text) => parseSize(text, "--lookahead", 0))) ?? DEFAULT_LOOKAHEAD
-    return { source, spec, concurrency, lookahead }
+    return { source, spec, concurrency: Option.getOrUndefined(args.concurrency), lookahead: args.lookahead }
   })
+
+/**
+ * Writes `text` pieces to our stdout with back-pressure; a reader that went away
+ * (`| head`) ends the run as `StdoutClosedError`, which the process edge treats as EPIPE.
+ */
+const writeStdout = <E>(pieces: Stream.Stream<Uint8Array, E>) =>
+  writeAll(pieces, process.stdout, { end: false, closed: () => new StdoutClosedError() })
+
+/** Text for stdout, a batch of lines per piece (a table may have a million rows). */
+const printLines = (lines: ReadonlyArray<string>) => {
+  const encoder = new TextEncoder()
+  return writeStdout(
+    Stream.fromIterable(lines).pipe(
+      Stream.grouped(1024),
+      Stream.map((batch) => encoder.encode(Array.from(batch, (line) => line + "\n").join("")))
+    )
+  )
+}
 
 const splitCommand = Command.make(
   "split",
@@ -152,13 +183,12 @@ const splitCommand = Command.make(
       const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
       yield* requireS3(args.backend, outUri, "--out")
       const version = yield* headSource(job.source)
+      yield* checkChunkCount(version.size, job.spec)
       const report = yield* split({ ...job, out: outUri }, version).pipe(
-        outUri === undefined ? (effect) => effect : withProgress(version.size, plan(version.size, job.spec).length)
+        outUri === undefined ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
       )
-      yield* Console.log(
-        args.json
-          ? Report.jsonLines(report.rows).trimEnd()
-          : Report.table(report.rows, report.version.size).trimEnd()
+      yield* printLines(
+        args.json ? Report.jsonLines(report.rows) : Report.table(report.rows, report.version.size)
       )
     }).pipe(Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
 ).pipe(Command.withDescription("cut an object into line-aligned chunks read straight from the store"))
@@ -172,14 +202,7 @@ const workLocation = (prefix: ObjectUri.ObjectUri | undefined) =>
       Effect.orDie
     )
 
-const stdoutDestination = {
-  _tag: "Sink",
-  write: <E>(bytes: Stream.Stream<Uint8Array, E>) =>
-    writeAll(bytes, process.stdout, {
-      end: false,
-      closed: () => new StoreError({ uri: "stdout", reason: "standard output was closed" })
-    })
-} as const
+const stdoutDestination = { _tag: "Sink", write: writeStdout } as const
 
 const runCommand = Command.make(
   "run",
@@ -193,6 +216,7 @@ const runCommand = Command.make(
         return yield* new UsageError({ reason: "--backend lambda needs --work-prefix s3://bucket/prefix/ for the workers' outputs" })
       }
       const version = yield* headSource(job.source)
+      yield* checkChunkCount(version.size, job.spec)
       const workDir = yield* workLocation(prefix)
       const results = yield* run(
         { ...job, command: args.exec, workDir },
@@ -200,9 +224,9 @@ const runCommand = Command.make(
         outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri }
       ).pipe(
         // The progress line shares the terminal only when the output does not go to it.
-        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, plan(version.size, job.spec).length)
+        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
       )
-      if (args.json) yield* Console.error(Report.resultLines(results).trimEnd())
+      if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results)))
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
 ).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))
 

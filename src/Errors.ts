@@ -136,6 +136,16 @@ export class ComposeUnsupportedError extends Data.TaggedError("ComposeUnsupporte
   }
 }
 
+/**
+ * Our standard output was closed by its reader (`| head`): the end of the run, not a fault.
+ * The process edge exits quietly with 141, as a Unix filter killed by SIGPIPE would. Local only.
+ */
+export class StdoutClosedError extends Data.TaggedError("StdoutClosedError")<{}> {
+  override get message() {
+    return "standard output was closed"
+  }
+}
+
 /** Every error the object store can fail with. */
 export type ObjectStoreError =
   | ObjectNotFoundError

@@ -6,8 +6,17 @@ import * as Schema from "effect/Schema"
 
 export const MANIFEST_NAME = "_manifest.json"
 
-/** The name of part `index`: `part-00000`, `part-00001`, ... */
-export const partName = (index: number): string => `part-${String(index).padStart(5, "0")}`
+/**
+ * The digits in the names of a job of `chunks` chunks: five, or more when the last index needs
+ * them, so that the names of one job sort in chunk order (`cat DEST/part-*`).
+ */
+export const indexWidth = (chunks: number): number => Math.max(5, String(Math.max(0, chunks - 1)).length)
+
+/** The name of part `index` of `chunks`: `part-00000`, `part-00001`, ... (`part-000000` past 100,000 chunks). */
+export const partName = (index: number, chunks: number): string => `part-${String(index).padStart(indexWidth(chunks), "0")}`
+
+/** True for a name `partName` may give (any width): what a destination holds of earlier splits. */
+export const isPartName = (name: string): boolean => /^part-\d{5,}$/.test(name)
 
 /** One chunk: its approximate and resolved half-open ranges, and its size. */
 export class ChunkRow extends Schema.Class<ChunkRow>("ChunkRow")({

@@ -5,8 +5,8 @@
 import type { ChunkResult } from "./ChunkTask.js"
 import type { ChunkRow } from "./Manifest.js"
 
-/** One JSON object per chunk, in index order, each on its own line. */
-export const jsonLines = (rows: ReadonlyArray<ChunkRow>): string =>
+/** One JSON object per chunk, in index order: the lines, without newlines. */
+export const jsonLines = (rows: ReadonlyArray<ChunkRow>): ReadonlyArray<string> =>
   rows.map((row) => JSON.stringify({
     index: row.index,
     approxStart: row.approxStart,
@@ -14,16 +14,17 @@ export const jsonLines = (rows: ReadonlyArray<ChunkRow>): string =>
     start: row.start,
     end: row.end,
     bytes: row.bytes
-  }) + "\n").join("")
+  }))
 
-/** A table of half-open resolved ranges `[start, end)`, with a totals line. */
-export const table = (rows: ReadonlyArray<ChunkRow>, size: number): string => {
+/** A table of half-open resolved ranges `[start, end)`, with a totals line: the lines, without newlines. */
+export const table = (rows: ReadonlyArray<ChunkRow>, size: number): ReadonlyArray<string> => {
   const header = ["index", "start", "end", "bytes"]
   const body = rows.map((row) => [row.index, row.start, row.end, row.bytes].map(String))
   const empty = rows.filter((row) => row.bytes === 0).length
   const footer = ["total", "0", String(size), String(rows.reduce((sum, row) => sum + row.bytes, 0))]
   const all = [header, ...body, footer]
-  const widths = header.map((_, column) => Math.max(...all.map((line) => line[column]!.length)))
+  // A loop, not a spread into Math.max: the table has a row per chunk, up to a million.
+  const widths = header.map((_, column) => all.reduce((widest, line) => Math.max(widest, line[column]!.length), 0))
   const render = (line: ReadonlyArray<string>) => line.map((cell, column) => cell.padStart(widths[column]!)).join("  ")
   const rule = widths.map((width) => "-".repeat(width)).join("  ")
   return [
@@ -33,7 +34,7 @@ export const table = (rows: ReadonlyArray<ChunkRow>, size: number): string => {
     rule,
     render(footer),
     `${rows.length} chunks (${empty} empty), ranges are half-open [start, end)`
-  ].join("\n") + "\n"
+  ]
 }
 
 /** The run summary: one JSON object per chunk (bytes in and out, requests, retries, duration). */

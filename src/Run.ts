@@ -56,8 +56,9 @@ const readWhole = (uri: ObjectUri.ObjectUri) =>
 
 /**
  * Runs `options.command` on every chunk of the source `version` and delivers the outputs, in
- * chunk order, to `destination`. Returns each chunk's counts, in order. On failure the first
- * error is returned, the other workers are interrupted, and nothing is committed.
+ * chunk order, to `destination`. Returns each chunk's counts, in order. The first chunk to
+ * fail fails the run with its own error at once: the other workers are interrupted, no new
+ * one starts, and nothing is committed.
  */
 export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) => {
   const tasks = plan(version.size, options.spec).map((approx, index) =>
@@ -77,9 +78,15 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
     const context = yield* Effect.context<ObjectStore | Stats>()
     const finished = yield* Effect.forEach(tasks, () => Deferred.make<ChunkResult, WorkerError>())
 
+    // Fail fast: the first failing chunk fails the fan-out, which interrupts the running
+    // workers and starts no new one; the merge below is interrupted with it.
     const workers = Effect.forEach(
       tasks,
-      (task) => Effect.intoDeferred(executor.execute(task), finished[task.index]!),
+      (task) =>
+        Effect.exit(executor.execute(task)).pipe(
+          Effect.tap((exit) => Deferred.done(finished[task.index]!, exit)),
+          Effect.flatten
+        ),
       { concurrency: options.concurrency ?? defaultConcurrency(tasks.length), discard: true }
     )
     // Each output, in chunk order, once its chunk is complete; removed once it has been read.

@@ -35,12 +35,15 @@ export const parseSize = (text: string, what: string, min = 1): Either.Either<nu
   return Either.right(bytes)
 }
 
-/** Parses a positive whole number (a count). */
-export const parseCount = (text: string, what: string): Either.Either<number, UsageError> => {
+/** Parses a whole number from 1 to `max` (a count). */
+export const parseCount = (text: string, what: string, max = Number.MAX_SAFE_INTEGER): Either.Either<number, UsageError> => {
   const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN
-  return Number.isSafeInteger(value) && value >= 1
+  if (!Number.isSafeInteger(value) || value < 1) {
+    return Either.left(new UsageError({ reason: `${what} must be a whole number of at least 1; got "${text}"` }))
+  }
+  return value <= max
     ? Either.right(value)
-    : Either.left(new UsageError({ reason: `${what} must be a whole number of at least 1; got "${text}"` }))
+    : Either.left(new UsageError({ reason: `${what} must be at most ${max}; got ${text.trim()}` }))
 }
 
 /** A size for people: `1.5 GiB`. */

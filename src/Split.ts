@@ -73,7 +73,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         approx: range,
         lookahead: options.lookahead,
         action: new CopyAction(),
-        output: ObjectUri.child(out, partName(index))
+        output: ObjectUri.child(out, partName(index, approx.length))
       })
     )
     const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(retrying(ObjectUri.format(task.output), store.remove(task.output))), {
@@ -107,7 +107,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         etag: version.etag,
         ...(version.versionId === undefined ? {} : { versionId: version.versionId }),
         chunks: rows.length,
-        parts: rows.map((row) => ({ ...row, name: partName(row.index) }))
+        parts: rows.map((row) => ({ ...row, name: partName(row.index, rows.length) }))
       })
       const json = JSON.stringify(Schema.encodeSync(Manifest)(manifest), null, 2) + "\n"
       yield* retrying(ObjectUri.format(manifestUri), store.put(manifestUri, Stream.make(new TextEncoder().encode(json))))

@@ -37,3 +37,30 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> 
 
 /** The non-empty lines of a text. */
 export const lines = (text: string) => text.split("\n").filter((line) => line.length > 0)
+
+/** A bash function `s3split` that runs the command line, for pipelines (`s3split run ... | head -c 10`). */
+const SHELL_FUNCTION = `s3split() { '${process.execPath}' --import tsx '${path.join(ROOT, "src/main.ts")}' "$@"; }`
+
+/**
+ * Runs `pipeline` under bash (where `s3split` runs the command line) and reports the exit
+ * status of its first stage with the pipeline's stdout and stderr.
+ */
+export const runPipeline = (pipeline: string, env: Record<string, string> = {}) =>
+  new Promise<{ readonly status: number; readonly stdout: string; readonly stderr: string }>((resolve, reject) => {
+    const child = spawn("bash", ["-c", `${SHELL_FUNCTION}\n${pipeline}; echo "status=\${PIPESTATUS[0]}" >&3`], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe", "pipe"]
+    })
+    const out: Record<number, Array<Buffer>> = { 1: [], 2: [], 3: [] }
+    for (const fd of [1, 2, 3] as const) (child.stdio[fd] as NodeJS.ReadableStream).on("data", (data: Buffer) => out[fd]!.push(data))
+    child.on("error", reject)
+    child.on("close", () => {
+      const status = /status=(\d+)/.exec(Buffer.concat(out[3]!).toString("utf8"))
+      resolve({
+        status: status === null ? -1 : Number(status[1]),
+        stdout: Buffer.concat(out[1]!).toString("utf8"),
+        stderr: Buffer.concat(out[2]!).toString("utf8")
+      })
+    })
+  })
