@@ -5,7 +5,7 @@
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3"
 import type { S3Client } from "@aws-sdk/client-s3"
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -448,4 +448,38 @@ layer(fixture, { excludeTestServices: true })("S3ObjectStore against s3rver", (i
       expect(manifest.parts).toHaveLength(chunks)
       expectFaultsRetried(proxy.requests(), stats.retries)
     }))
+})
+
+describe("S3 request shapes", () => {
+  it("a 412 names the ETag the request was pinned to", () => {
+    const error = S3ObjectStore.classify(uri("k"), "http://127.0.0.1:1", { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } }, {
+      expectedEtag: "\"abc\""
+    })
+    expect(error).toMatchObject({ _tag: "ObjectChangedError", expectedEtag: "\"abc\"" })
+    expect(error.message).toContain("\"abc\"")
+  })
+
+  it("compose copies a source over 5 GiB in contiguous ranges of at most 5 GiB, each pinned to its ETag", () => {
+    const GiB = 1024 * 1024 * 1024
+    const plan = S3ObjectStore.copyPlan([
+      { uri: uri("a"), size: 12 * GiB + 3, etag: "\"a\"" },
+      { uri: uri("empty"), size: 0 },
+      { uri: uri("b"), size: 10 }
+    ])
+    if (typeof plan === "string") throw new Error(plan)
+    expect(plan.map((part) => part.source.key)).toEqual(["a", "a", "a", "b"])
+    const ranges = plan.slice(0, 3).map((part) => part.range!)
+    expect(ranges[0]!.start).toBe(0)
+    expect(ranges.every((range, i) => i === 0 || range.start === ranges[i - 1]!.end)).toBe(true)
+    expect(ranges.at(-1)!.end).toBe(12 * GiB + 3)
+    expect(ranges.every((range) => range.end - range.start <= 5 * GiB && range.end - range.start >= 5 * 1024 * 1024)).toBe(true)
+    expect(plan.slice(0, 3).every((part) => part.etag === "\"a\"")).toBe(true)
+    expect(plan[3]).toEqual({ source: uri("b"), bytes: 10 })
+  })
+
+  it("compose refuses sources under 5 MiB but the last, and more than 10,000 parts", () => {
+    expect(S3ObjectStore.copyPlan([{ uri: uri("a"), size: 100 }, { uri: uri("b"), size: 10 }])).toMatch(/at least 5 MiB/)
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ uri: uri(`p${i}`), size: 5 * 1024 * 1024 }))
+    expect(S3ObjectStore.copyPlan(many)).toMatch(/10,000/)
+  })
 })
