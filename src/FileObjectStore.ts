@@ -2,7 +2,8 @@
  * `ObjectStore` over the local file system (`@effect/platform` FileSystem): the embedded
  * default. A file's "ETag" is its size, modification time and inode, so a file rewritten
  * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
- * target and rename it, so a reader never sees a half-written object.
+ * target and rename it, so a reader never sees a half-written object. A prefix is a directory:
+ * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { isPlatformError } from "@effect/platform/Error"
@@ -15,7 +16,8 @@ import * as NodePath from "node:path"
 import { AccessDeniedError, ComposeUnsupportedError, InvalidSourceError, ObjectChangedError, ObjectNotFoundError, StoreError } from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
-import type { FileUri, ObjectUri } from "./ObjectUri.js"
+import { FileUri } from "./ObjectUri.js"
+import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
 
 const toStoreError = (uri: ObjectUri) => (error: PlatformError): ObjectStoreError => {
@@ -46,6 +48,13 @@ export const make = Effect.gen(function*() {
       return new ObjectVersion({ size: Number(info.size), etag: `"${Number(info.size)}-${mtime}-${inode}"` })
     })
 
+  /** The names under `directory` (recursively or not), relative to it; none if it does not exist. */
+  const entries = (prefix: ObjectUri, directory: string, recursive = true) =>
+    fs.readDirectory(directory, { recursive }).pipe(
+      Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed([])),
+      Effect.mapError(toStoreError(prefix))
+    )
+
   return ObjectStore.of({
     head,
     get: (uri, version, range) =>
@@ -75,7 +84,37 @@ export const make = Effect.gen(function*() {
     compose: () => Effect.fail(new ComposeUnsupportedError({ reason: "local files are concatenated by streaming" })),
     remove: (uri) =>
       Effect.flatMap(pathOf(uri), (path) =>
-        fs.remove(path, { force: true }).pipe(Effect.mapError(toStoreError(uri))))
+        fs.remove(path, { force: true }).pipe(Effect.mapError(toStoreError(uri)))),
+    list: (prefix) =>
+      Effect.gen(function*() {
+        const directory = yield* pathOf(prefix)
+        const names = yield* entries(prefix, directory)
+        const found = yield* Effect.forEach(names, (name) => {
+          const uri = new FileUri({ path: NodePath.join(directory, name) })
+          return fs.stat(uri.path).pipe(
+            Effect.map((info) => {
+              if (info.type !== "File") return []
+              const mtime = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
+              const inode = Option.getOrElse(info.ino, () => 0)
+              return [{ uri, size: Number(info.size), etag: `"${Number(info.size)}-${mtime}-${inode}"` }]
+            }),
+            // A file removed between the listing and its stat is simply not there.
+            Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed([])),
+            Effect.mapError(toStoreError(uri))
+          )
+        }, { concurrency: 16 })
+        return found.flat().sort((a, b) => (a.uri.path < b.uri.path ? -1 : a.uri.path > b.uri.path ? 1 : 0))
+      }),
+    removeAll: (prefix) =>
+      Effect.gen(function*() {
+        const directory = yield* pathOf(prefix)
+        const names = yield* entries(prefix, directory, false)
+        yield* Effect.forEach(
+          names,
+          (name) => fs.remove(NodePath.join(directory, name), { recursive: true, force: true }).pipe(Effect.mapError(toStoreError(prefix))),
+          { concurrency: 16, discard: true }
+        )
+      })
   })
 })
 

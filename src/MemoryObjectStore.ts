@@ -2,7 +2,9 @@
  * An in-memory `ObjectStore` for fast, deterministic tests. Objects are keyed by URI; every
  * request is logged; a fault plan decides, per request, whether to throttle, fail with a 5xx,
  * cut the body after k bytes, delay, or overwrite the object first. Bodies are delivered in
- * pieces of a chosen size to exercise readers on small reads.
+ * pieces of a chosen size to exercise readers on small reads. A put is one request made after
+ * its body is read, retried by the store itself as S3's part uploads are (so a fault on a put
+ * costs a repeated request, never a re-read body).
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -12,13 +14,15 @@ import * as Stream from "effect/Stream"
 import type * as Duration from "effect/Duration"
 import type { ByteRange } from "./ByteRange.js"
 import { ObjectChangedError, ObjectNotFoundError, TransientStoreError } from "./Errors.js"
+import { retryingInStore } from "./Retry.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
+import { FileUri, S3Uri } from "./ObjectUri.js"
 import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
 
 /** One request as the store saw it. `range` is set on ranged GETs only. */
 export interface RequestRecord {
-  readonly op: "head" | "get" | "put" | "compose" | "remove"
+  readonly op: "head" | "get" | "put" | "compose" | "remove" | "list" | "removeAll"
   readonly uri: string
   readonly range?: ByteRange
 }
@@ -43,6 +47,7 @@ export interface MemoryOptions {
 interface Stored {
   readonly bytes: Uint8Array
   readonly etag: string
+  readonly contentType?: string
 }
 
 export interface MemoryObjectStore {
@@ -64,12 +69,24 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
     const generation = yield* Ref.make(0)
     const pieceSize = options.pieceSize ?? 64 * 1024
 
-    const write = (key: string, bytes: Uint8Array) =>
+    const write = (key: string, bytes: Uint8Array, contentType?: string) =>
       Ref.getAndUpdate(generation, (n) => n + 1).pipe(
         Effect.flatMap((n) =>
-          Ref.update(objects, (map) => new Map(map).set(key, { bytes, etag: `"mem-${n}-${bytes.length}"` }))
+          Ref.update(objects, (map) =>
+            new Map(map).set(key, {
+              bytes,
+              etag: `"mem-${n}-${bytes.length}"`,
+              ...(contentType === undefined ? {} : { contentType })
+            }))
         )
       )
+
+    /** The keys under `prefix`, sorted: a string prefix for S3, a directory for files. */
+    const under = (prefix: ObjectUri) =>
+      Effect.map(Ref.get(objects), (map) => {
+        const start = prefix._tag === "FileUri" ? `${prefix.path.replace(/\/+$/, "")}/` : format(prefix)
+        return [...map.entries()].filter(([key]) => key.startsWith(start)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      })
 
     /** Logs the request and applies its fault; fails for throttling and 5xx. */
     const admit = (request: RequestRecord) =>
@@ -102,7 +119,13 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
       head: (uri) =>
         admit({ op: "head", uri: format(uri) }).pipe(
           Effect.zipRight(lookup(format(uri))),
-          Effect.map((found) => new ObjectVersion({ size: found.bytes.length, etag: found.etag }))
+          Effect.map((found) =>
+            new ObjectVersion({
+              size: found.bytes.length,
+              etag: found.etag,
+              ...(found.contentType === undefined ? {} : { contentType: found.contentType })
+            })
+          )
         ),
       get: (uri, version, range) =>
         Stream.unwrap(Effect.gen(function*() {
@@ -120,15 +143,44 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
           )
           return Stream.fromChunk(pieces)
         })),
-      put: (uri, body) =>
-        admit({ op: "put", uri: format(uri) }).pipe(
-          Effect.zipRight(Stream.runCollect(body)),
-          Effect.flatMap((pieces) => write(format(uri), Buffer.concat(Chunk.toArray(pieces))))
+      put: (uri, body, putOptions) =>
+        Stream.runCollect(body).pipe(
+          Effect.flatMap((pieces) =>
+            retryingInStore(format(uri), admit({ op: "put", uri: format(uri) })).pipe(
+              Effect.zipRight(write(format(uri), Buffer.concat(Chunk.toArray(pieces)), putOptions?.contentType))
+            )
+          )
         ),
       compose: (target, sources) =>
         admit({ op: "compose", uri: format(target) }).pipe(
-          Effect.zipRight(Effect.forEach(sources, (source) => lookup(format(source.uri)))),
+          Effect.zipRight(Effect.forEach(sources, (source) =>
+            Effect.flatMap(lookup(format(source.uri)), (found) =>
+              source.etag !== undefined && source.etag !== found.etag
+                ? Effect.fail(new ObjectChangedError({ uri: format(source.uri), expectedEtag: source.etag, actualEtag: found.etag }))
+                : Effect.succeed(found)))),
           Effect.flatMap((found) => write(format(target), Buffer.concat(found.map((object) => object.bytes))))
+        ),
+      list: (prefix) =>
+        retryingInStore(format(prefix), admit({ op: "list", uri: format(prefix) })).pipe(
+          Effect.zipRight(under(prefix)),
+          Effect.map((found) =>
+            found.map(([key, object]) => ({
+              uri: prefix._tag === "FileUri" ? new FileUri({ path: key }) : new S3Uri({ bucket: prefix.bucket, key: key.slice(`s3://${prefix.bucket}/`.length) }),
+              size: object.bytes.length,
+              etag: object.etag
+            }))
+          )
+        ),
+      removeAll: (prefix) =>
+        retryingInStore(format(prefix), admit({ op: "removeAll", uri: format(prefix) })).pipe(
+          Effect.zipRight(under(prefix)),
+          Effect.flatMap((found) =>
+            Ref.update(objects, (map) => {
+              const next = new Map(map)
+              for (const [key] of found) next.delete(key)
+              return next
+            })
+          )
         ),
       remove: (uri) =>
         admit({ op: "remove", uri: format(uri) }).pipe(

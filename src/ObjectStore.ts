@@ -1,31 +1,61 @@
 /**
  * The object store: the only door to bytes at rest. Implementations map every foreign failure
  * to the typed errors in `Errors.ts` once, here at the boundary; nothing above sees an AWS or
- * file-system type. Stores make exactly one attempt per call: retries belong to `Retry`.
+ * file-system type. Single-request calls (`head`, `get`, `remove`) make exactly one attempt:
+ * retries belong to `Retry`. Calls made of many requests (`put`, `compose`, `list`,
+ * `removeAll`) retry each of their requests on their own with the caller's `RetryPolicy`
+ * (`Retry.retryingInStore`), so a transient fault repeats one request, never the whole call;
+ * they fail with `RetriesExhaustedError` when one request's attempts are spent.
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type { ByteRange } from "./ByteRange.js"
-import type { ComposeUnsupportedError, ObjectStoreError } from "./Errors.js"
+import type { ComposeUnsupportedError, ObjectStoreError, RetriesExhaustedError } from "./Errors.js"
 import type { ObjectUri } from "./ObjectUri.js"
 
 /** The version of an object recorded by one HEAD at plan time; every read is pinned to it. */
 export class ObjectVersion extends Schema.Class<ObjectVersion>("ObjectVersion")({
   size: Schema.Number,
   etag: Schema.String,
-  versionId: Schema.optional(Schema.String)
+  versionId: Schema.optional(Schema.String),
+  /** The object's media type where the store records one (S3's Content-Type; files have none). */
+  contentType: Schema.optional(Schema.String)
 }) {}
 
+/** How to write an object. */
+export interface PutOptions {
+  /** The media type to record with the object (S3's Content-Type); stores without one ignore it. */
+  readonly contentType?: string
+  /** The expected size in bytes, if known: lets a multipart upload choose large enough parts at once. */
+  readonly sizeHint?: number
+}
+
+/** One object found by `list`. */
+export interface ListedObject {
+  readonly uri: ObjectUri
+  readonly size: number
+  readonly etag: string
+}
+
+/** One source of `compose`: its size, and its ETag when known (the copy is pinned to it). */
+export interface ComposeSource {
+  readonly uri: ObjectUri
+  readonly size: number
+  readonly etag?: string
+}
+
 export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore, {
-  /** The object's size and ETag (and VersionId where the store has one). One request. */
+  /** The object's size and ETag (and VersionId and Content-Type where the store has them). One request. */
   readonly head: (uri: ObjectUri) => Effect.Effect<ObjectVersion, ObjectStoreError>
   /**
    * The bytes of the half-open `range` of the object, which must be non-empty and lie within
    * `[0, version.size)`. One request, pinned to `version`: a different version fails with
-   * `ObjectChangedError`, before or during the body. Interrupting the stream releases the
-   * connection. The stream may end early if the connection breaks; callers check the length.
+   * `ObjectChangedError`, before or during the body. A request that gets no answer or whose
+   * body stalls fails with `TransientStoreError` (S3: after the configured timeouts).
+   * Interrupting the stream aborts the request and releases the connection at once. The
+   * stream may end early if the connection breaks; callers check the length.
    */
   readonly get: (
     uri: ObjectUri,
@@ -33,21 +63,42 @@ export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore,
     range: ByteRange
   ) => Stream.Stream<Uint8Array, ObjectStoreError>
   /**
-   * Writes `body` to `uri`, replacing any object there. Streamed (multipart where the store
-   * has it); the object becomes visible only once the body is complete.
+   * Writes `body` to `uri`, replacing any object there. The body is pulled in the caller's
+   * fiber and streamed (S3: one PutObject when it fits in one part, otherwise a multipart
+   * upload with at most two parts in memory); the object becomes visible only once the body is
+   * complete. Each request is retried on its own; the body is never re-read. On failure or
+   * interruption nothing is written, and a multipart upload is aborted and the abort awaited.
+   * A failure of `body` itself is returned as is.
    */
-  readonly put: <E>(uri: ObjectUri, body: Stream.Stream<Uint8Array, E>) => Effect.Effect<void, ObjectStoreError | E>
+  readonly put: <E>(
+    uri: ObjectUri,
+    body: Stream.Stream<Uint8Array, E>,
+    options?: PutOptions
+  ) => Effect.Effect<void, ObjectStoreError | RetriesExhaustedError | E>
   /**
    * Writes the concatenation of `sources` (in order) to `target` without moving the bytes
-   * through this process: S3 composes them with a multipart upload of part copies, which
-   * needs every source but the last to be at least 5 MiB. Fails with
-   * `ComposeUnsupportedError` when the store or the sizes do not allow it; the caller then
-   * streams the bytes instead.
+   * through this process: S3 composes them with a multipart upload of part copies (each at
+   * most 5 GiB, a larger source copied in several ranges), which needs every source but the
+   * last to be at least 5 MiB. Fails with `ComposeUnsupportedError` when the store, the sizes
+   * or the server refuse it (a refusal that persists, 5xx from the copy included); the caller
+   * then streams the bytes instead. A source whose ETag no longer matches fails with
+   * `ObjectChangedError`. On any failure or interruption the upload is aborted and awaited.
    */
   readonly compose: (
     target: ObjectUri,
-    sources: ReadonlyArray<{ readonly uri: ObjectUri; readonly size: number }>
-  ) => Effect.Effect<void, ObjectStoreError | ComposeUnsupportedError>
-  /** Removes the object at `uri`; removing an absent object succeeds. */
+    sources: ReadonlyArray<ComposeSource>
+  ) => Effect.Effect<void, ObjectStoreError | RetriesExhaustedError | ComposeUnsupportedError>
+  /** Removes the object at `uri`; removing an absent object succeeds. One request. */
   readonly remove: (uri: ObjectUri) => Effect.Effect<void, ObjectStoreError>
+  /**
+   * Every object whose key starts with `prefix` (S3: a key prefix; files: every file under the
+   * directory, recursively), in key order. A prefix with nothing under it (a missing directory
+   * too) is an empty list.
+   */
+  readonly list: (prefix: ObjectUri) => Effect.Effect<ReadonlyArray<ListedObject>, ObjectStoreError | RetriesExhaustedError>
+  /**
+   * Removes every object under `prefix` (as `list` sees them) and, in S3, aborts every
+   * incomplete multipart upload under it. Nothing under the prefix succeeds at once.
+   */
+  readonly removeAll: (prefix: ObjectUri) => Effect.Effect<void, ObjectStoreError | RetriesExhaustedError>
 }>() {}

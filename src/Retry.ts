@@ -93,6 +93,37 @@ export const retrying = <A, E, R>(
   })
 
 /**
+ * Retries for the requests a store makes on its own inside one call (the parts of a put, the
+ * pages of a list, the aborts of a cleanup), so that a transient fault repeats that request
+ * only, never the caller's work. The same policy as `retrying`, read from the caller's
+ * context, with `maxAttempts` optionally lowered; retries count into the caller's `Stats` when
+ * it has one. Fails with `RetriesExhaustedError` naming `target` once the attempts are spent.
+ */
+export const retryingInStore = <A, E, R>(
+  target: string,
+  request: Effect.Effect<A, E, R>,
+  options: { readonly maxAttempts?: number } = {}
+): Effect.Effect<A, Exclude<E, TransientStoreError> | RetriesExhaustedError, R> =>
+  Effect.gen(function*() {
+    const policy = yield* RetryPolicy
+    const settings = { ...policy, maxAttempts: Math.min(policy.maxAttempts, options.maxAttempts ?? policy.maxAttempts) }
+    const stats = yield* Effect.serviceOption(Stats)
+    const attempts = yield* Ref.make(0)
+    return yield* Effect.suspend(() =>
+      Ref.getAndUpdate(attempts, (n) => n + 1).pipe(
+        Effect.tap((previous) =>
+          previous > 0 && stats._tag === "Some" ? Ref.update(stats.value.retries, (n) => n + 1) : Effect.void
+        ),
+        Effect.zipRight(request)
+      )
+    ).pipe(
+      Effect.retry(backoff(settings)),
+      Effect.catchAll((error): Effect.Effect<never, Exclude<E, TransientStoreError> | RetriesExhaustedError> =>
+        isTransient(error) ? exhausted(target, attempts)(error) : Effect.fail(error as Exclude<E, TransientStoreError>))
+    )
+  })
+
+/**
  * The bytes of the half-open `range` of the object, pinned to `version`, with retries. A body
  * that breaks or ends early is resumed with a new ranged request from the next unread byte,
  * so no byte is lost or repeated; the attempt count restarts whenever bytes arrive. An empty

@@ -17,9 +17,11 @@ export const make = (settings: S3ObjectStore.S3Settings) =>
     return ObjectStore.of({
       head: (uri) => pick(uri).head(uri),
       get: (uri, version, range) => pick(uri).get(uri, version, range),
-      put: (uri, body) => pick(uri).put(uri, body),
+      put: (uri, body, options) => pick(uri).put(uri, body, options),
       compose: (target, sources) => pick(target).compose(target, sources),
-      remove: (uri) => pick(uri).remove(uri)
+      remove: (uri) => pick(uri).remove(uri),
+      list: (prefix) => pick(prefix).list(prefix),
+      removeAll: (prefix) => pick(prefix).removeAll(prefix)
     })
   })
 

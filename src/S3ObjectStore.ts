@@ -3,7 +3,9 @@
  * The client lives in a scoped layer and makes one attempt per call (`maxAttempts: 1`: retries
  * are Effect's); every SDK error is classified here into the typed errors of `Errors.ts`.
  * Reads are pinned with `If-Match` (or `VersionId`) and the ETag of each response is compared
- * too, because not every server honours `If-Match`.
+ * too, because not every server honours `If-Match`. No request can hang: each has a connect,
+ * a first-byte and a body-stall timeout enforced in Effect, so the abort signal fires and the
+ * connection is dropped; a timeout is a `TransientStoreError` naming the endpoint.
  */
 import {
   AbortMultipartUploadCommand,
@@ -13,16 +15,19 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
+  UploadPartCommand,
   UploadPartCopyCommand
 } from "@aws-sdk/client-s3"
-import { Upload } from "@aws-sdk/lib-storage"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type { Readable } from "node:stream"
 import { toHttpRange } from "./ByteRange.js"
@@ -35,29 +40,70 @@ import {
   StoreError,
   TransientStoreError
 } from "./Errors.js"
-import type { ObjectStoreError } from "./Errors.js"
+import type { ObjectStoreError, RetriesExhaustedError } from "./Errors.js"
 import { asSdkError, transientNetworkCode, UNREACHABLE_CODES } from "./NetworkError.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
-import type { ObjectUri, S3Uri } from "./ObjectUri.js"
+import type { ComposeSource, ListedObject, PutOptions } from "./ObjectStore.js"
+import { S3Uri } from "./ObjectUri.js"
+import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
+import { retryingInStore } from "./Retry.js"
+import * as S3Multipart from "./S3Multipart.js"
+
+/**
+ * How long one request may take before it is a transient fault (retried; a body resumes from
+ * the next unread byte). The defaults make an endpoint that accepts connections but never
+ * answers fail within 60 s with the default 8 attempts: each attempt ends after the 5 s
+ * first-byte timeout, so 8 × 5 s plus at most 13.6 s of backoff (100 ms doubling, capped at
+ * 5 s, +20% jitter) is under 54 s. A host that drops connection attempts fails as fast (3 s).
+ * A body stall of 10 s is far outside S3's normal pauses yet ends a dead transfer quickly.
+ */
+export interface S3Timeouts {
+  /** Establishing the connection (TCP, and TLS for https). Default 3 s. */
+  readonly connect: Duration.Duration
+  /**
+   * From sending a request to its response headers, connecting included. Default 5 s. A
+   * request that uploads n bytes gets `stall` more per MiB (it must move 1 MiB per stall
+   * period on average); server-side work (UploadPartCopy, CompleteMultipartUpload) gets `stall`
+   * more per 64 MiB copied or per 100 parts completed.
+   */
+  readonly firstByte: Duration.Duration
+  /** The longest wait for the next piece of a response body (a GET's bytes). Default 10 s. */
+  readonly stall: Duration.Duration
+}
+
+export const defaultTimeouts: S3Timeouts = {
+  connect: Duration.seconds(3),
+  firstByte: Duration.seconds(5),
+  stall: Duration.seconds(10)
+}
 
 export interface S3Settings {
   /** A custom endpoint (S3-compatible server); path-style addressing is used with it. */
   readonly endpoint: Option.Option<string>
   readonly region: string
+  /** Request timeouts; `defaultTimeouts` when absent. */
+  readonly timeouts?: S3Timeouts
 }
-
-/** S3's smallest part in a multipart upload, the last part excepted. */
-const MIN_PART_SIZE = 5 * 1024 * 1024
 
 const THROTTLING_NAMES = new Set(["SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestTimeout"])
 
-/** Maps one SDK or network error to a typed store error. `notFound` decides what a 404 means. */
+const MiB = 1024 * 1024
+
+/** How a 404 or a 412 reads for the request at hand. */
+export interface ClassifyContext {
+  /** What a 404 means (default: the object is missing). */
+  readonly notFound?: () => ObjectStoreError
+  /** The ETag the request was pinned to, named by a 412. */
+  readonly expectedEtag?: string
+}
+
+/** Maps one SDK or network error to a typed store error. */
 export const classify = (
   uri: S3Uri,
   endpoint: string,
   error: unknown,
-  notFound: () => ObjectStoreError = () => new ObjectNotFoundError({ uri: format(uri) })
+  context: ClassifyContext = {}
 ): ObjectStoreError => {
   const where = format(uri)
   const e = asSdkError(error)
@@ -65,12 +111,18 @@ export const classify = (
   const name = e.name ?? ""
   const message = e.message ?? name
   if (name === "NoSuchBucket") return new BucketNotFoundError({ bucket: uri.bucket })
-  if (name === "NoSuchKey" || name === "NotFound" || status === 404) return notFound()
+  if (name === "NoSuchKey" || name === "NotFound" || status === 404) {
+    return context.notFound?.() ?? new ObjectNotFoundError({ uri: where })
+  }
   if (name === "AccessDenied" || name === "Forbidden" || status === 403) {
     return new AccessDeniedError({ uri: where, detail: message === "" || message === "UnknownError" ? "HTTP 403" : message })
   }
   if (name === "PreconditionFailed" || status === 412) {
-    return new ObjectChangedError({ uri: where, expectedEtag: "(pinned)", actualEtag: "(different: If-Match failed)" })
+    return new ObjectChangedError({
+      uri: where,
+      expectedEtag: context.expectedEtag ?? "(unknown)",
+      actualEtag: "(different: If-Match failed)"
+    })
   }
   if (name === "NotImplemented" || status === 501) {
     return new StoreError({ uri: where, reason: `NotImplemented: ${message}` })
@@ -98,7 +150,7 @@ const s3Of = (uri: ObjectUri): Effect.Effect<S3Uri, StoreError> =>
     : Effect.fail(new StoreError({ uri: format(uri), reason: "the S3 store cannot reach local files" }))
 
 /** Builds the client as every AWS tool does, plus our rules for custom endpoints. */
-const makeClient = (settings: S3Settings) =>
+const makeClient = (settings: S3Settings, timeouts: S3Timeouts) =>
   new S3Client({
     region: settings.region,
     maxAttempts: 1,
@@ -111,24 +163,93 @@ const makeClient = (settings: S3Settings) =>
         responseChecksumValidation: "WHEN_REQUIRED" as const
       })
     }),
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, httpAgent: { keepAlive: true, maxSockets: 64 }, httpsAgent: { keepAlive: true, maxSockets: 64 } }
+    // The connect timeout is the SDK's (it destroys the socket and rejects); the others are
+    // enforced in Effect, which fires the abort signal. No socket idle timeout: a GET body
+    // paused by our own back-pressure is not a stall.
+    requestHandler: {
+      connectionTimeout: Duration.toMillis(timeouts.connect),
+      httpAgent: { keepAlive: true, maxSockets: 64 },
+      httpsAgent: { keepAlive: true, maxSockets: 64 }
+    }
   })
+
+/** The copy source header of `uri`, its key escaped as S3 wants. */
+const copySource = (uri: S3Uri) => `${uri.bucket}/${encodeURIComponent(uri.key).replace(/%2F/g, "/")}`
+
+/** Tries of one UploadPartCopy before a persistent fault counts as a refusal (then streaming). */
+const COPY_ATTEMPTS = 3
+
+/** One UploadPartCopy: a source (pinned to its ETag when known), whole or a half-open range of it. */
+export interface PartCopy {
+  readonly source: S3Uri
+  readonly bytes: number
+  readonly etag?: string
+  readonly range?: { readonly start: number; readonly end: number }
+}
+
+/**
+ * The part copies of a compose: every source in ranges of at most 5 GiB (a larger source in
+ * equal ranges, each then over 2.5 GiB), empty sources skipped. Fails when a source but the
+ * last is under 5 MiB, a source is not in S3, or the parts exceed 10,000.
+ */
+export const copyPlan = (
+  sources: ReadonlyArray<ComposeSource>
+): ReadonlyArray<PartCopy> | string => {
+  const parts = sources.filter((source) => source.size > 0)
+  if (parts.length === 0) return "there are no bytes to compose"
+  const plan: Array<PartCopy> = []
+  for (const [i, part] of parts.entries()) {
+    if (part.uri._tag !== "S3Uri") return "every part must be an S3 object"
+    if (i < parts.length - 1 && part.size < S3Multipart.MIN_PART_SIZE) return "every part but the last must be at least 5 MiB"
+    const pieces = Math.ceil(part.size / S3Multipart.MAX_PART_SIZE)
+    const etag = part.etag === undefined ? {} : { etag: part.etag }
+    if (pieces === 1) {
+      plan.push({ source: part.uri, bytes: part.size, ...etag })
+      continue
+    }
+    const each = Math.ceil(part.size / pieces)
+    for (let k = 0; k < pieces; k++) {
+      const range = { start: k * each, end: Math.min(part.size, (k + 1) * each) }
+      plan.push({ source: part.uri, bytes: range.end - range.start, ...etag, range })
+    }
+  }
+  if (plan.length > S3Multipart.MAX_PARTS) return `${plan.length} parts exceed S3's limit of 10,000`
+  return plan
+}
 
 export const make = (settings: S3Settings) =>
   Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(Effect.sync(() => makeClient(settings)), (client) =>
+    const timeouts = settings.timeouts ?? defaultTimeouts
+    const client = yield* Effect.acquireRelease(Effect.sync(() => makeClient(settings, timeouts)), (client) =>
       Effect.sync(() => client.destroy()))
     const endpoint = Option.getOrElse(settings.endpoint, () => `https://s3.${settings.region}.amazonaws.com`)
 
-    const send = <A>(uri: S3Uri, run: (signal: AbortSignal) => Promise<A>, notFound?: () => ObjectStoreError) =>
-      Effect.tryPromise({ try: run, catch: (error) => classify(uri, endpoint, error, notFound) })
+    /**
+     * One request: interruptible (interruption aborts it), bounded by the first-byte timeout
+     * plus `allowance`, every failure classified.
+     */
+    const send = <A>(
+      uri: S3Uri,
+      run: (signal: AbortSignal) => Promise<A>,
+      options: ClassifyContext & { readonly allowance?: Duration.Duration } = {}
+    ) => {
+      const limit = Duration.sum(timeouts.firstByte, options.allowance ?? Duration.zero)
+      return Effect.tryPromise({ try: run, catch: (error) => classify(uri, endpoint, error, options) }).pipe(
+        Effect.timeoutFail({
+          duration: limit,
+          onTimeout: () =>
+            new TransientStoreError({ uri: format(uri), reason: `no response within ${Duration.format(limit)}`, endpoint })
+        })
+      )
+    }
+    /** `stall` for every `per` bytes of `bytes`: the time a transfer or a server-side copy may take. */
+    const allowance = (bytes: number, per: number) => Duration.times(timeouts.stall, bytes / per)
 
     /** After a 404 on HEAD (which has no body to say why): is it the bucket or the key? */
     const whichIsMissing = (uri: S3Uri) =>
-      send(uri, (abortSignal) => client.send(new HeadBucketCommand({ Bucket: uri.bucket }), { abortSignal }), () =>
-        new BucketNotFoundError({ bucket: uri.bucket })).pipe(
-          Effect.zipRight(Effect.fail(new ObjectNotFoundError({ uri: format(uri) })))
-        )
+      send(uri, (abortSignal) => client.send(new HeadBucketCommand({ Bucket: uri.bucket }), { abortSignal }), {
+        notFound: () => new BucketNotFoundError({ bucket: uri.bucket })
+      }).pipe(Effect.zipRight(Effect.fail(new ObjectNotFoundError({ uri: format(uri) }))))
 
     const head = (uri: ObjectUri) =>
       Effect.gen(function*() {
@@ -140,7 +261,8 @@ export const make = (settings: S3Settings) =>
         return new ObjectVersion({
           size: response.ContentLength ?? 0,
           etag: response.ETag ?? "",
-          ...(response.VersionId === undefined ? {} : { versionId: response.VersionId })
+          ...(response.VersionId === undefined ? {} : { versionId: response.VersionId }),
+          ...(response.ContentType === undefined ? {} : { contentType: response.ContentType })
         })
       })
 
@@ -148,8 +270,10 @@ export const make = (settings: S3Settings) =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const s3 = yield* s3Of(uri)
         const where = format(uri)
-        const response = yield* Effect.acquireRelease(
-          send(s3, (abortSignal) =>
+        // The request itself is interruptible; the finalizer that destroys its body is
+        // registered in the same uninterruptible step that receives it, so no body can leak.
+        const response = yield* Effect.uninterruptibleMask((restore) =>
+          restore(send(s3, (abortSignal) =>
             client.send(
               new GetObjectCommand({
                 Bucket: s3.bucket,
@@ -158,8 +282,11 @@ export const make = (settings: S3Settings) =>
                 ...(version.versionId === undefined ? { IfMatch: version.etag } : { VersionId: version.versionId })
               }),
               { abortSignal }
-            )),
-          (response) => Effect.sync(() => (response.Body as Readable | undefined)?.destroy())
+            ), { expectedEtag: version.etag })).pipe(
+              Effect.tap((response) =>
+                Effect.addFinalizer(() => Effect.sync(() => (response.Body as Readable | undefined)?.destroy()))
+              )
+            )
         )
         if (response.ETag !== undefined && response.ETag !== version.etag) {
           return yield* new ObjectChangedError({ uri: where, expectedEtag: version.etag, actualEtag: response.ETag })
@@ -171,34 +298,65 @@ export const make = (settings: S3Settings) =>
         }
         return NodeStream.fromReadable<ObjectStoreError>(
           () => response.Body as Readable,
-          (error) => classify(s3, endpoint, error)
+          (error) => classify(s3, endpoint, error, { expectedEtag: version.etag })
+        ).pipe(
+          // Measured per pull: time the consumer takes between pulls is not a stall.
+          Stream.timeoutFail(
+            () =>
+              new TransientStoreError({
+                uri: where,
+                reason: `the body stalled: no byte for ${Duration.format(timeouts.stall)} (range ${toHttpRange(range)})`,
+                endpoint
+              }),
+            timeouts.stall
+          )
         )
       }))
 
-    const put = <E>(uri: ObjectUri, body: Stream.Stream<Uint8Array, E>) =>
-      Effect.gen(function*() {
-        const s3 = yield* s3Of(uri)
-        // The body's own failure is kept aside so it surfaces typed, not as an SDK error.
-        const bodyFailure = yield* Ref.make(Option.none<E>())
-        const readable = yield* NodeStream.toReadable(
-          body.pipe(Stream.tapError((error) => Ref.set(bodyFailure, Option.some(error))))
-        )
-        const upload = new Upload({
-          client,
-          params: { Bucket: s3.bucket, Key: s3.key, Body: readable },
-          partSize: 8 * 1024 * 1024,
-          queueSize: 4
-        })
-        yield* Effect.tryPromise({
-          try: () => upload.done(),
-          catch: (error) => error
-        }).pipe(
-          Effect.onInterrupt(() => Effect.promise(() => upload.abort().catch(() => undefined))),
-          Effect.catchAll((error) =>
-            Effect.flatMap(Ref.get(bodyFailure), (failure) =>
-              Effect.fail<ObjectStoreError | E>(Option.getOrElse(failure, () => classify(s3, endpoint, error)))))
-        )
-      })
+    /** A multipart upload's own requests, each retried on its own; the abort bounded and awaited. */
+    const multipartRequests = (s3: S3Uri, options: PutOptions): S3Multipart.MultipartRequests<ObjectStoreError | RetriesExhaustedError> => {
+      const target = format(s3)
+      const contentType = options.contentType === undefined ? {} : { ContentType: options.contentType }
+      const Bucket = s3.bucket
+      const Key = s3.key
+      return {
+        putObject: (bytes) =>
+          retryingInStore(target, send(s3, (abortSignal) =>
+            client.send(new PutObjectCommand({ Bucket, Key, Body: bytes, ContentLength: bytes.length, ...contentType }), { abortSignal }), {
+            allowance: allowance(bytes.length, MiB)
+          })).pipe(Effect.asVoid),
+        create: retryingInStore(target, send(s3, (abortSignal) =>
+          client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...contentType }), { abortSignal }))).pipe(
+            Effect.flatMap((response) =>
+              response.UploadId === undefined
+                ? Effect.fail(new StoreError({ uri: target, reason: "CreateMultipartUpload returned no UploadId" }))
+                : Effect.succeed(response.UploadId)
+            )
+          ),
+        uploadPart: (UploadId, PartNumber, bytes) =>
+          retryingInStore(`${target} (part ${PartNumber})`, send(s3, (abortSignal) =>
+            client.send(
+              new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: bytes, ContentLength: bytes.length }),
+              { abortSignal }
+            ), { allowance: allowance(bytes.length, MiB) })).pipe(Effect.map((response) => response.ETag ?? "")),
+        complete: (UploadId, Parts) =>
+          retryingInStore(target, send(s3, (abortSignal) =>
+            client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: [...Parts] } }), {
+              abortSignal
+            }), { allowance: Duration.times(timeouts.stall, 1 + Parts.length / 100) })).pipe(Effect.asVoid),
+        abort: (UploadId) => abortUpload(s3, UploadId),
+        tooLarge: (bytes) =>
+          new StoreError({ uri: target, reason: `the body exceeds what 10,000 parts hold (at least ${bytes} bytes)` })
+      }
+    }
+
+    /** Aborts one multipart upload: retried with the policy (so bounded), its failure ignored. */
+    const abortUpload = (s3: S3Uri, UploadId: string) =>
+      Effect.ignore(retryingInStore(`${format(s3)} (abort upload)`, send(s3, (abortSignal) =>
+        client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key, UploadId }), { abortSignal }))))
+
+    const put = <E>(uri: ObjectUri, body: Stream.Stream<Uint8Array, E>, options: PutOptions = {}) =>
+      Effect.flatMap(s3Of(uri), (s3) => S3Multipart.upload(multipartRequests(s3, options), body, options.sizeHint))
 
     const remove = (uri: ObjectUri) =>
       Effect.flatMap(s3Of(uri), (s3) =>
@@ -207,37 +365,53 @@ export const make = (settings: S3Settings) =>
             Effect.asVoid
           ))
 
-    /** Multipart upload whose parts are server-side copies of the sources; aborted on any failure. */
-    const compose = (target: ObjectUri, sources: ReadonlyArray<{ readonly uri: ObjectUri; readonly size: number }>) =>
+    /**
+     * Multipart upload whose parts are server-side copies of the sources. Each copy is tried at
+     * most 3 times: a fault that persists (a 500 from a server that lacks UploadPartCopy, say),
+     * like any refusal (501, 400, 403), is `ComposeUnsupportedError`, so the caller streams
+     * instead of retrying work that streaming would finish. A changed source stays
+     * `ObjectChangedError`. The upload is aborted (and awaited) on any failure or interruption.
+     */
+    const compose = (target: ObjectUri, sources: ReadonlyArray<ComposeSource>) =>
       Effect.gen(function*() {
         const s3 = yield* s3Of(target)
-        const parts = sources.filter((source) => source.size > 0)
-        const copyable = parts.length > 0 && parts.length <= 10_000 &&
-          parts.every((part, i) => part.uri._tag === "S3Uri" && (i === parts.length - 1 || part.size >= MIN_PART_SIZE))
-        if (!copyable) {
-          return yield* new ComposeUnsupportedError({ reason: "parts must be S3 objects of at least 5 MiB but the last" })
-        }
-        const created = yield* send(s3, (abortSignal) =>
-          client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal }))
-        const uploadId = created.UploadId!
-        const abort = Effect.ignore(send(s3, (abortSignal) =>
-          client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key, UploadId: uploadId }), { abortSignal })))
-        yield* Effect.gen(function*() {
-          const copied = yield* Effect.forEach(parts, (part, i) => {
-            const source = part.uri as S3Uri
-            return send(s3, (abortSignal) =>
+        const where = format(target)
+        const plan = copyPlan(sources)
+        if (typeof plan === "string") return yield* new ComposeUnsupportedError({ reason: plan })
+        const unsupported = (error: { readonly message: string }) =>
+          Effect.fail(new ComposeUnsupportedError({ reason: `the server refused UploadPartCopy: ${error.message}` }))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const uploadId = yield* Effect.uninterruptibleMask((restore) =>
+            restore(retryingInStore(where, send(s3, (abortSignal) =>
+              client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal })))).pipe(
+                Effect.tap((created) =>
+                  Effect.addFinalizer((exit) =>
+                    exit._tag === "Failure" && created.UploadId !== undefined ? abortUpload(s3, created.UploadId) : Effect.void
+                  )
+                )
+              )
+          ).pipe(Effect.map((created) => created.UploadId!))
+          const copied = yield* Effect.forEach(plan, (part, i) => {
+            const PartNumber = i + 1
+            const request = send(part.source, (abortSignal) =>
               client.send(
                 new UploadPartCopyCommand({
                   Bucket: s3.bucket,
                   Key: s3.key,
                   UploadId: uploadId,
-                  PartNumber: i + 1,
-                  CopySource: `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, "/")}`
+                  PartNumber,
+                  CopySource: copySource(part.source),
+                  ...(part.etag === undefined ? {} : { CopySourceIfMatch: part.etag }),
+                  ...(part.range === undefined ? {} : { CopySourceRange: toHttpRange(part.range) })
                 }),
                 { abortSignal }
-              )).pipe(Effect.map((response) => ({ PartNumber: i + 1, ETag: response.CopyPartResult?.ETag })))
+              ), { allowance: allowance(part.bytes, 64 * MiB), ...(part.etag === undefined ? {} : { expectedEtag: part.etag }) })
+            return retryingInStore(`${where} (part copy ${PartNumber})`, request, { maxAttempts: COPY_ATTEMPTS }).pipe(
+              Effect.catchIf((error) => error._tag !== "ObjectChangedError", unsupported),
+              Effect.map((response) => ({ PartNumber, ETag: response.CopyPartResult?.ETag }))
+            )
           }, { concurrency: 8 })
-          yield* send(s3, (abortSignal) =>
+          yield* retryingInStore(where, send(s3, (abortSignal) =>
             client.send(
               new CompleteMultipartUploadCommand({
                 Bucket: s3.bucket,
@@ -246,26 +420,118 @@ export const make = (settings: S3Settings) =>
                 MultipartUpload: { Parts: copied }
               }),
               { abortSignal }
-            ))
-        }).pipe(
-          Effect.onError(() => abort),
-          Effect.catchIf(
-            (error) => error._tag === "StoreError" && /NotImplemented/.test(error.reason),
-            () => Effect.fail(new ComposeUnsupportedError({ reason: "the server does not implement UploadPartCopy" }))
-          )
-        )
+            ), { allowance: Duration.times(timeouts.stall, 1 + copied.length / 100) })).pipe(
+              // A server that accepted the copies but refuses to assemble them (EntityTooSmall, say).
+              Effect.catchTag("StoreError", unsupported)
+            )
+        }))
       })
 
-    return ObjectStore.of({ head, get, put, compose, remove })
+    /** Every page of ListObjectsV2 under `prefix`, each page retried on its own. */
+    const list = (prefix: ObjectUri) =>
+      Effect.gen(function*() {
+        const s3 = yield* s3Of(prefix)
+        const found: Array<ListedObject> = []
+        let token: string | undefined
+        do {
+          const page = yield* retryingInStore(format(s3), send(s3, (abortSignal) =>
+            client.send(
+              new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: s3.key, ...(token === undefined ? {} : { ContinuationToken: token }) }),
+              { abortSignal }
+            ), { notFound: () => new BucketNotFoundError({ bucket: s3.bucket }) }))
+          for (const object of page.Contents ?? []) {
+            if (object.Key === undefined) continue
+            found.push({ uri: new S3Uri({ bucket: s3.bucket, key: object.Key }), size: object.Size ?? 0, etag: object.ETag ?? "" })
+          }
+          token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+        } while (token !== undefined)
+        return found
+      })
+
+    /**
+     * The incomplete multipart uploads under `prefix`. A server that cannot list them (s3rver
+     * answers 501 NotImplemented) keeps none we could find: an empty list.
+     */
+    const incompleteUploads = (s3: S3Uri) =>
+      Effect.gen(function*() {
+        const found: Array<{ key: string; uploadId: string }> = []
+        let keyMarker: string | undefined
+        let uploadIdMarker: string | undefined
+        do {
+          const page = yield* retryingInStore(format(s3), send(s3, (abortSignal) =>
+            client.send(
+              new ListMultipartUploadsCommand({
+                Bucket: s3.bucket,
+                Prefix: s3.key,
+                ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+                ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker })
+              }),
+              { abortSignal }
+            ), { notFound: () => new BucketNotFoundError({ bucket: s3.bucket }) }))
+          for (const upload of page.Uploads ?? []) {
+            if (upload.Key !== undefined && upload.UploadId !== undefined) found.push({ key: upload.Key, uploadId: upload.UploadId })
+          }
+          const more = page.IsTruncated === true
+          keyMarker = more ? page.NextKeyMarker : undefined
+          uploadIdMarker = more ? page.NextUploadIdMarker : undefined
+        } while (keyMarker !== undefined)
+        return found
+      }).pipe(
+        Effect.catchIf(
+          (error) => error._tag === "StoreError" && error.reason.startsWith("NotImplemented"),
+          () => Effect.succeed([])
+        )
+      )
+
+    const removeAll = (prefix: ObjectUri) =>
+      Effect.gen(function*() {
+        const s3 = yield* s3Of(prefix)
+        const uploads = yield* incompleteUploads(s3)
+        yield* Effect.forEach(uploads, (upload) => abortUpload(new S3Uri({ bucket: s3.bucket, key: upload.key }), upload.uploadId), {
+          concurrency: 8,
+          discard: true
+        })
+        const objects = yield* list(prefix)
+        yield* Effect.forEach(objects, (object) => retryingInStore(format(object.uri), remove(object.uri)), {
+          concurrency: 16,
+          discard: true
+        })
+      })
+
+    return ObjectStore.of({ head, get, put, compose, remove, list, removeAll })
   })
 
-/** The S3 settings from the environment: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_REGION`. */
-export const settingsConfig: Config.Config<S3Settings> = Config.all({
+/**
+ * The timeouts from the environment: `S3SPLIT_CONNECT_TIMEOUT` (default 3 seconds),
+ * `S3SPLIT_FIRST_BYTE_TIMEOUT` (5 seconds), `S3SPLIT_STALL_TIMEOUT` (10 seconds), each a
+ * duration such as `5 seconds` or `500 millis`.
+ */
+export const timeoutsConfig: Config.Config<S3Timeouts> = Config.all({
+  connect: Config.duration("S3SPLIT_CONNECT_TIMEOUT").pipe(
+    Config.withDefault(defaultTimeouts.connect),
+    Config.withDescription("time to establish a connection to S3")
+  ),
+  firstByte: Config.duration("S3SPLIT_FIRST_BYTE_TIMEOUT").pipe(
+    Config.withDefault(defaultTimeouts.firstByte),
+    Config.withDescription("time from sending a request to its response headers, connecting included")
+  ),
+  stall: Config.duration("S3SPLIT_STALL_TIMEOUT").pipe(
+    Config.withDefault(defaultTimeouts.stall),
+    Config.withDescription("longest wait for the next byte of a response body")
+  )
+})
+
+/**
+ * The S3 settings from the environment: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`,
+ * `AWS_REGION`, and the timeouts of `timeoutsConfig`.
+ */
+export const settingsConfig: Config.Config<Required<S3Settings>> = Config.all({
   endpoint: Config.option(Config.string("AWS_ENDPOINT_URL_S3")).pipe(
     Config.zipWith(Config.option(Config.string("AWS_ENDPOINT_URL")), (specific, generic) =>
       Option.orElse(specific, () => generic))
   ),
-  region: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1"))
+  region: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
+  timeouts: timeoutsConfig
 })
 
 /** The S3 store with explicit settings; the client is destroyed when the layer is released. */

@@ -5,13 +5,15 @@
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3"
 import type { S3Client } from "@aws-sdk/client-s3"
-import { expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { Readable } from "node:stream"
 import * as Boundary from "../src/Boundary.js"
@@ -29,6 +31,7 @@ import {
   closedPort,
   createBucket,
   getObject,
+  listKeys,
   putObject,
   rawClientScoped,
   REGION,
@@ -241,6 +244,131 @@ layer(fixture, { excludeTestServices: true })("S3ObjectStore against s3rver", (i
       expect(proxy.requests().filter((r) => r.method === "DELETE" && r.url.includes("uploadId="))).toHaveLength(1)
     }))
 
+  it.scoped("a small put is one PutObject, and HEAD reports the content type it was given", () =>
+    Effect.gen(function*() {
+      const { endpoint } = yield* Fixture
+      const proxy = yield* FaultyProxy.scoped(endpoint, () => "pass")
+      const version = yield* Effect.gen(function*() {
+        const store = yield* ObjectStore
+        yield* store.put(uri("put/small.json"), Stream.make(Buffer.from("{\"a\":"), Buffer.from("1}\n")), {
+          contentType: "application/json"
+        })
+        return yield* store.head(uri("put/small.json"))
+      }).pipe(Effect.provide(storeLayer(proxy.endpoint)))
+      expect(yield* read("put/small.json")).toEqual(Buffer.from("{\"a\":1}\n"))
+      expect(version.contentType).toBe("application/json")
+      const writes = proxy.requests().filter((r) => r.method === "PUT" || r.method === "POST")
+      expect(writes).toHaveLength(1)
+      expect(FaultyProxy.creates(proxy.requests())).toBe(0)
+    }))
+
+  it.scoped("a transient UploadPart failure retries that part only: the body is pulled once", () =>
+    Effect.gen(function*() {
+      const { endpoint } = yield* Fixture
+      let partPuts = 0
+      const proxy = yield* FaultyProxy.scoped(endpoint, (request) =>
+        request.method === "PUT" && request.url.includes("partNumber=") && partPuts++ === 1 ? "500" : "pass")
+      const bytes = noise(2 * 8 * 1024 * 1024 + 12_345, 5)
+      let pulls = 0
+      const body = Stream.suspend(() => {
+        pulls++
+        return Stream.fromIterable(Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, i) => bytes.subarray(i * 65_536, (i + 1) * 65_536)))
+      })
+      yield* Effect.flatMap(ObjectStore, (store) => store.put(uri("put/part-retried"), body)).pipe(
+        Effect.provide(storeLayer(proxy.endpoint)),
+        Effect.provide(fastRetries(4))
+      )
+      expect(sameBytes(yield* read("put/part-retried"), bytes)).toEqual(identical(bytes))
+      expect(pulls).toBe(1)
+      // Three parts, one of them sent twice.
+      expect(FaultyProxy.partPuts(proxy.requests())).toBe(4)
+      expect(FaultyProxy.creates(proxy.requests())).toBe(1)
+      expect(FaultyProxy.aborts(proxy.requests())).toBe(0)
+    }))
+
+  it.scoped("an interrupted multipart put aborts its upload, and the abort is done when the interruption returns", () =>
+    Effect.gen(function*() {
+      const { endpoint, client } = yield* Fixture
+      const proxy = yield* FaultyProxy.scoped(endpoint, () => "pass")
+      // Two parts' worth, then a body that never ends.
+      const body = Stream.concat(Stream.make(noise(9 * 1024 * 1024, 9)), Stream.never)
+      yield* Effect.gen(function*() {
+        const store = yield* ObjectStore
+        const fiber = yield* Effect.fork(store.put(uri("put/interrupted"), body))
+        yield* Effect.suspend(() => FaultyProxy.partPuts(proxy.requests()) === 1 ? Effect.void : Effect.fail("not yet")).pipe(
+          Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds")))
+        )
+        yield* Fiber.interrupt(fiber)
+        expect(FaultyProxy.creates(proxy.requests())).toBe(1)
+        expect(FaultyProxy.aborts(proxy.requests())).toBe(1)
+      }).pipe(Effect.provide(storeLayer(proxy.endpoint)))
+      expect(yield* Effect.promise(() => listKeys(client, BUCKET, "put/interrupted"))).toEqual([])
+    }))
+
+  it.scoped("a put whose body fails aborts its upload and fails with the body's error", () =>
+    Effect.gen(function*() {
+      const { endpoint } = yield* Fixture
+      const proxy = yield* FaultyProxy.scoped(endpoint, () => "pass")
+      const body = Stream.concat(Stream.make(noise(9 * 1024 * 1024, 11)), Stream.fail("the command failed" as const))
+      const error = yield* Effect.flatMap(ObjectStore, (store) => store.put(uri("put/body-failed"), body)).pipe(
+        Effect.provide(storeLayer(proxy.endpoint)),
+        Effect.flip
+      )
+      expect(error).toBe("the command failed")
+      expect(yield* read("put/body-failed")).toBeUndefined()
+      expect(FaultyProxy.creates(proxy.requests())).toBe(1)
+      expect(FaultyProxy.aborts(proxy.requests())).toBe(1)
+    }))
+
+  for (const answer of ["500", "501"] as const) {
+    it.scoped(`compose whose UploadPartCopy is answered ${answer} is unsupported, its upload aborted`, () =>
+      Effect.gen(function*() {
+        const { endpoint } = yield* Fixture
+        const pins: Array<string | undefined> = []
+        const proxy = yield* FaultyProxy.scoped(endpoint, (request) => {
+          if (!(request.method === "PUT" && request.url.includes("partNumber=") && "x-amz-copy-source" in request.headers)) return "pass"
+          pins.push(request.headers["x-amz-copy-source-if-match"] as string | undefined)
+          return answer
+        })
+        const first = Buffer.alloc(5 * 1024 * 1024, 0x62)
+        const firstEtag = yield* put(`compose-${answer}/first`, first)
+        yield* put(`compose-${answer}/second`, Buffer.from("tail\n"))
+        const error = yield* Effect.flatMap(ObjectStore, (store) =>
+          store.compose(uri(`compose-${answer}/target`), [
+            { uri: uri(`compose-${answer}/first`), size: first.length, etag: firstEtag! },
+            { uri: uri(`compose-${answer}/second`), size: 5 }
+          ])).pipe(Effect.provide(storeLayer(proxy.endpoint)), Effect.flip)
+        expect(error._tag).toBe("ComposeUnsupportedError")
+        expect(yield* read(`compose-${answer}/target`)).toBeUndefined()
+        const requests = proxy.requests()
+        expect(FaultyProxy.creates(requests)).toBe(1)
+        expect(FaultyProxy.aborts(requests)).toBe(1)
+        // A 500 is tried 3 times per copy before it counts as a refusal; a 501 once.
+        expect(requests.filter((r) => r.method === "PUT" && r.url.includes("partNumber=")).length).toBeLessThanOrEqual(answer === "500" ? 6 : 2)
+        // The first source's copy is pinned to the ETag it had.
+        expect(pins).toContain(firstEtag)
+      }))
+  }
+
+  it.effect("list finds every object under a prefix in key order; removeAll removes exactly those", () =>
+    Effect.gen(function*() {
+      for (const key of ["tree/b", "tree/a/2", "tree/a/1", "treetop", "other/x"]) yield* put(key, Buffer.from(key))
+      const store = yield* ObjectStore
+      const listed = yield* store.list(uri("tree/"))
+      expect(listed.map((object) => format(object.uri))).toEqual(
+        ["tree/a/1", "tree/a/2", "tree/b"].map((key) => `s3://${BUCKET}/${key}`)
+      )
+      expect(listed.map((object) => object.size)).toEqual([8, 8, 6])
+      expect(listed.every((object) => object.etag.startsWith("\""))).toBe(true)
+      expect(yield* store.list(uri("nothing-here/"))).toEqual([])
+      // s3rver answers ListMultipartUploads with 501: removeAll carries on with the objects.
+      yield* store.removeAll(uri("tree/"))
+      expect(yield* store.list(uri("tree/"))).toEqual([])
+      expect(yield* read("treetop")).toEqual(Buffer.from("treetop"))
+      expect(yield* read("other/x")).toEqual(Buffer.from("other/x"))
+      yield* store.removeAll(uri("tree/"))
+    }).pipe(Effect.provide(fixtureStore)))
+
   it.effect("remove deletes the object; removing an absent object succeeds", () =>
     Effect.gen(function*() {
       yield* put("remove/object", Buffer.from("x\n"))
@@ -320,4 +448,38 @@ layer(fixture, { excludeTestServices: true })("S3ObjectStore against s3rver", (i
       expect(manifest.parts).toHaveLength(chunks)
       expectFaultsRetried(proxy.requests(), stats.retries)
     }))
+})
+
+describe("S3 request shapes", () => {
+  it("a 412 names the ETag the request was pinned to", () => {
+    const error = S3ObjectStore.classify(uri("k"), "http://127.0.0.1:1", { name: "PreconditionFailed", $metadata: { httpStatusCode: 412 } }, {
+      expectedEtag: "\"abc\""
+    })
+    expect(error).toMatchObject({ _tag: "ObjectChangedError", expectedEtag: "\"abc\"" })
+    expect(error.message).toContain("\"abc\"")
+  })
+
+  it("compose copies a source over 5 GiB in contiguous ranges of at most 5 GiB, each pinned to its ETag", () => {
+    const GiB = 1024 * 1024 * 1024
+    const plan = S3ObjectStore.copyPlan([
+      { uri: uri("a"), size: 12 * GiB + 3, etag: "\"a\"" },
+      { uri: uri("empty"), size: 0 },
+      { uri: uri("b"), size: 10 }
+    ])
+    if (typeof plan === "string") throw new Error(plan)
+    expect(plan.map((part) => part.source.key)).toEqual(["a", "a", "a", "b"])
+    const ranges = plan.slice(0, 3).map((part) => part.range!)
+    expect(ranges[0]!.start).toBe(0)
+    expect(ranges.every((range, i) => i === 0 || range.start === ranges[i - 1]!.end)).toBe(true)
+    expect(ranges.at(-1)!.end).toBe(12 * GiB + 3)
+    expect(ranges.every((range) => range.end - range.start <= 5 * GiB && range.end - range.start >= 5 * 1024 * 1024)).toBe(true)
+    expect(plan.slice(0, 3).every((part) => part.etag === "\"a\"")).toBe(true)
+    expect(plan[3]).toEqual({ source: uri("b"), bytes: 10 })
+  })
+
+  it("compose refuses sources under 5 MiB but the last, and more than 10,000 parts", () => {
+    expect(S3ObjectStore.copyPlan([{ uri: uri("a"), size: 100 }, { uri: uri("b"), size: 10 }])).toMatch(/at least 5 MiB/)
+    const many = Array.from({ length: 10_001 }, (_, i) => ({ uri: uri(`p${i}`), size: 5 * 1024 * 1024 }))
+    expect(S3ObjectStore.copyPlan(many)).toMatch(/10,000/)
+  })
 })

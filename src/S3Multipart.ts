@@ -1,0 +1,160 @@
+/**
+ * A streamed upload in the shape of S3's multipart API, owned by Effect: the body is pulled in
+ * the caller's fiber and cut into parts; a body that fits in one part is one `putObject`,
+ * anything longer is `create`, `uploadPart` ..., `complete`. On any failure or interruption
+ * the upload is aborted by a finalizer that awaits the abort. The requests themselves (and
+ * their retries) are the store's; this module only decides part sizes and sequencing.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+
+const MiB = 1024 * 1024
+
+/** S3's smallest part, the last one excepted. */
+export const MIN_PART_SIZE = 5 * MiB
+/** S3's largest part, and the largest source range of one UploadPartCopy. */
+export const MAX_PART_SIZE = 5 * 1024 * MiB
+/** S3's most parts in one upload. */
+export const MAX_PARTS = 10_000
+/** S3's largest object. */
+export const MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB
+
+/** The first part's size without a size hint: small objects keep small parts. */
+export const FIRST_PART_SIZE = 8 * MiB
+/** Parts per size step: the part size doubles after each run of this many parts. */
+export const PARTS_PER_STEP = 1000
+
+/**
+ * The size of part `n` (1-based). Without a hint: 8 MiB for parts 1-1000, 16 MiB for
+ * 1001-2000, 32 MiB for 2001-3000, ... doubling every 1000 parts up to 4 GiB for parts
+ * 9001-10000 (never above 5 GiB). The first 1000 parts hold 7.8 GiB, all 10,000 hold
+ * 7.99 TiB, so every object up to S3's 5 TiB limit fits while small objects use 8 MiB parts.
+ * With `sizeHint` (bytes expected), no part is smaller than `sizeHint / 9000` rounded up to a
+ * MiB, which leaves 1000 parts of slack for a body longer than hinted. Every size is a whole
+ * number of MiB, so every part but the last is at least 5 MiB.
+ */
+export const partSize = (n: number, sizeHint?: number): number => {
+  const step = Math.min(Math.floor((n - 1) / PARTS_PER_STEP), 30)
+  const scheduled = Math.min(FIRST_PART_SIZE * 2 ** step, MAX_PART_SIZE)
+  const hinted = sizeHint === undefined || sizeHint <= 0 ? 0 : Math.ceil(sizeHint / (MAX_PARTS - PARTS_PER_STEP) / MiB) * MiB
+  return Math.min(Math.max(scheduled, hinted), MAX_PART_SIZE)
+}
+
+/** One uploaded part, as `complete` needs it. */
+export interface UploadedPart {
+  readonly PartNumber: number
+  readonly ETag: string
+}
+
+/** The requests of one upload, each already retried as the store wants. */
+export interface MultipartRequests<E> {
+  /** The whole body in one request (it fits in one part). */
+  readonly putObject: (bytes: Uint8Array) => Effect.Effect<void, E>
+  /** Starts the multipart upload; its id. */
+  readonly create: Effect.Effect<string, E>
+  /** Uploads part `partNumber`; its ETag. */
+  readonly uploadPart: (uploadId: string, partNumber: number, bytes: Uint8Array) => Effect.Effect<string, E>
+  readonly complete: (uploadId: string, parts: ReadonlyArray<UploadedPart>) => Effect.Effect<void, E>
+  /** Aborts the upload; awaited by the finalizer, so it must be bounded and may not fail. */
+  readonly abort: (uploadId: string) => Effect.Effect<void>
+  /** The failure for a body longer than 10,000 parts can hold. */
+  readonly tooLarge: (bytes: number) => E
+}
+
+/** A part being filled: grows geometrically up to its capacity, so a tiny body costs little. */
+class PartBuffer {
+  bytes = new Uint8Array(0)
+  filled = 0
+  constructor(readonly capacity: number) {}
+  get full() {
+    return this.filled === this.capacity
+  }
+  /** Copies as much of `piece` from `offset` as fits; the number of bytes taken. */
+  take(piece: Uint8Array, offset: number): number {
+    const n = Math.min(piece.length - offset, this.capacity - this.filled)
+    if (this.filled + n > this.bytes.length) {
+      const grown = new Uint8Array(Math.min(this.capacity, Math.max(64 * 1024, 2 * (this.filled + n))))
+      grown.set(this.bytes.subarray(0, this.filled))
+      this.bytes = grown
+    }
+    this.bytes.set(piece.subarray(offset, offset + n), this.filled)
+    this.filled += n
+    return n
+  }
+  get contents() {
+    return this.bytes.subarray(0, this.filled)
+  }
+}
+
+/**
+ * Uploads `body` with `requests`. Memory: at most two parts at once, the one being filled and
+ * the one being uploaded (so at most `2 × partSize(n)` bytes, 16 MiB for objects under
+ * 7.8 GiB); pulling the body waits while both are taken. A part is sent only once a byte
+ * beyond it arrives, so a body of exactly one part is still one `putObject`. Fails with the
+ * body's or a request's error; in both cases, and on interruption, a started multipart upload
+ * is aborted and the abort awaited before this effect ends.
+ */
+export const upload = <E, EB>(
+  requests: MultipartRequests<E>,
+  body: Stream.Stream<Uint8Array, EB>,
+  sizeHint?: number
+): Effect.Effect<void, E | EB> =>
+  Effect.scoped(Effect.gen(function*() {
+    let uploadId: string | undefined
+    let inFlight: Fiber.RuntimeFiber<void, E> | undefined
+    const uploaded: Array<UploadedPart> = []
+    let partNumber = 1
+    let sent = 0
+    let part = new PartBuffer(partSize(partNumber, sizeHint))
+
+    // The abort is registered in the same uninterruptible step that learns the upload id.
+    const begin = Effect.uninterruptibleMask((restore) =>
+      restore(requests.create).pipe(
+        Effect.tap((id) =>
+          Effect.addFinalizer((exit) => Exit.isFailure(exit) ? requests.abort(id) : Effect.void).pipe(
+            Effect.zipRight(Effect.sync(() => {
+              uploadId = id
+            }))
+          )
+        )
+      )
+    )
+
+    /** Hands the full part to an uploader (after the previous one is done) and starts the next. */
+    const ship = Effect.gen(function*() {
+      if (uploadId === undefined) yield* begin
+      if (inFlight !== undefined) yield* Fiber.join(inFlight)
+      const id = uploadId!
+      const number = partNumber
+      const bytes = part.contents
+      sent += bytes.length
+      // Forked into the upload's scope: interrupted before the abort runs, never detached.
+      inFlight = yield* Effect.forkScoped(
+        Effect.map(requests.uploadPart(id, number, bytes), (etag) => {
+          uploaded.push({ PartNumber: number, ETag: etag })
+        })
+      )
+      partNumber += 1
+      part = new PartBuffer(partSize(partNumber, sizeHint))
+    })
+
+    const add = (piece: Uint8Array) =>
+      Effect.gen(function*() {
+        let offset = 0
+        while (offset < piece.length) {
+          if (part.full) {
+            if (partNumber === MAX_PARTS) return yield* Effect.fail(requests.tooLarge(sent + part.filled + 1))
+            yield* ship
+          }
+          offset += part.take(piece, offset)
+        }
+      })
+
+    yield* Stream.runForEach(body, add)
+    if (uploadId === undefined) return yield* requests.putObject(part.contents)
+    yield* ship
+    yield* Fiber.join(inFlight!)
+    yield* requests.complete(uploadId, uploaded)
+  }))
