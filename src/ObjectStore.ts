@@ -83,10 +83,12 @@ export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore,
    * or the server refuse it (a refusal that persists, 5xx from the copy included); the caller
    * then streams the bytes instead. A source whose ETag no longer matches fails with
    * `ObjectChangedError`. On any failure or interruption the upload is aborted and awaited.
+   * `contentType`, when given, is the composed object's Content-Type.
    */
   readonly compose: (
     target: ObjectUri,
-    sources: ReadonlyArray<ComposeSource>
+    sources: ReadonlyArray<ComposeSource>,
+    options?: { readonly contentType?: string | undefined }
   ) => Effect.Effect<void, ObjectStoreError | RetriesExhaustedError | ComposeUnsupportedError>
   /** Removes the object at `uri`; removing an absent object succeeds. One request. */
   readonly remove: (uri: ObjectUri) => Effect.Effect<void, ObjectStoreError>

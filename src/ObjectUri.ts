@@ -69,3 +69,13 @@ export const child = (dir: ObjectUri, name: string): ObjectUri =>
   dir._tag === "FileUri"
     ? new FileUri({ path: NodePath.join(dir.path, name) })
     : new S3Uri({ bucket: dir.bucket, key: `${dir.key}${name}` })
+
+/** The name of `uri` inside the directory or prefix `dir` (the inverse of `child`), if it is a direct child. */
+export const nameIn = (dir: ObjectUri, uri: ObjectUri): string | undefined => {
+  const name = dir._tag === "FileUri" && uri._tag === "FileUri"
+    ? NodePath.relative(dir.path, uri.path)
+    : dir._tag === "S3Uri" && uri._tag === "S3Uri" && dir.bucket === uri.bucket && uri.key.startsWith(dir.key)
+    ? uri.key.slice(dir.key.length)
+    : undefined
+  return name === undefined || name === "" || name.startsWith("..") || name.includes("/") ? undefined : name
+}

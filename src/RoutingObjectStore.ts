@@ -18,7 +18,7 @@ export const make = (settings: S3ObjectStore.S3Settings) =>
       head: (uri) => pick(uri).head(uri),
       get: (uri, version, range) => pick(uri).get(uri, version, range),
       put: (uri, body, options) => pick(uri).put(uri, body, options),
-      compose: (target, sources) => pick(target).compose(target, sources),
+      compose: (target, sources, options) => pick(target).compose(target, sources, options),
       remove: (uri) => pick(uri).remove(uri),
       list: (prefix) => pick(prefix).list(prefix),
       removeAll: (prefix) => pick(prefix).removeAll(prefix)

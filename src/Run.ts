@@ -104,14 +104,21 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
         const results = yield* Effect.forEach(finished, Deferred.await)
         const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
         const target = ObjectUri.format(destination.uri)
-        yield* retrying(target, store.compose(destination.uri, sources)).pipe(
-          Effect.catchTag("ComposeUnsupportedError", () => retrying(target, store.put(destination.uri, merged)))
+        // The merged output carries the source's media type, as the parts of a split do.
+        const typed = version.contentType === undefined ? {} : { contentType: version.contentType }
+        yield* retrying(target, store.compose(destination.uri, sources, typed)).pipe(
+          Effect.catchTag("ComposeUnsupportedError", () =>
+            retrying(target, store.put(destination.uri, merged, { ...typed, sizeHint: sources.reduce((sum, source) => sum + source.size, 0) })))
         )
       })
 
     yield* Effect.all([workers, deliver], { concurrency: 2, discard: true })
     return yield* Effect.forEach(finished, Deferred.await)
   }).pipe(
-    Effect.ensuring(Effect.forEach(tasks, (task) => removeQuietly(task.output), { concurrency: 8, discard: true }))
+    // The work location is private to this run: empty it whole, whatever the ending (objects
+    // and, in S3, incomplete uploads), after every worker has ended. A Lambda executor waits
+    // for its invocations before its interruption completes, so nothing is written after this.
+    Effect.ensuring(Effect.flatMap(ObjectStore, (store) =>
+      Effect.ignore(retrying(ObjectUri.format(options.workDir), store.removeAll(options.workDir)))))
   )
 }

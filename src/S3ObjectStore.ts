@@ -372,7 +372,7 @@ export const make = (settings: S3Settings) =>
      * instead of retrying work that streaming would finish. A changed source stays
      * `ObjectChangedError`. The upload is aborted (and awaited) on any failure or interruption.
      */
-    const compose = (target: ObjectUri, sources: ReadonlyArray<ComposeSource>) =>
+    const compose = (target: ObjectUri, sources: ReadonlyArray<ComposeSource>, options?: { readonly contentType?: string | undefined }) =>
       Effect.gen(function*() {
         const s3 = yield* s3Of(target)
         const where = format(target)
@@ -383,7 +383,14 @@ export const make = (settings: S3Settings) =>
         yield* Effect.scoped(Effect.gen(function*() {
           const uploadId = yield* Effect.uninterruptibleMask((restore) =>
             restore(retryingInStore(where, send(s3, (abortSignal) =>
-              client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key }), { abortSignal })))).pipe(
+              client.send(
+                new CreateMultipartUploadCommand({
+                  Bucket: s3.bucket,
+                  Key: s3.key,
+                  ...(options?.contentType === undefined ? {} : { ContentType: options.contentType })
+                }),
+                { abortSignal }
+              )))).pipe(
                 Effect.tap((created) =>
                   Effect.addFinalizer((exit) =>
                     exit._tag === "Failure" && created.UploadId !== undefined ? abortUpload(s3, created.UploadId) : Effect.void

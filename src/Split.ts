@@ -11,7 +11,7 @@ import type { ByteRange } from "./ByteRange.js"
 import { ChunkTask, CopyAction } from "./ChunkTask.js"
 import { IntegrityError } from "./Errors.js"
 import { Executor } from "./Executor.js"
-import { ChunkRow, Manifest, MANIFEST_NAME, partName } from "./Manifest.js"
+import { ChunkRow, isPartName, Manifest, MANIFEST_NAME, partName } from "./Manifest.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
@@ -59,7 +59,26 @@ const resolveBoundaries = (options: SplitOptions, version: ObjectVersion, approx
       { concurrency: options.concurrency ?? defaultConcurrency(approx.length) }
     ))
 
-/** Streams every chunk to `out/part-NNNNN`, then commits `out/_manifest.json`. */
+/**
+ * The parts of earlier splits in `out`: its direct children named like parts that are not
+ * among `keep` (the formatted URIs of this run's parts).
+ */
+const staleParts = (out: ObjectUri.ObjectUri, keep: ReadonlySet<string>) =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const listed = yield* retrying(ObjectUri.format(out), store.list(out))
+    return listed.filter((object) => {
+      const name = ObjectUri.nameIn(out, object.uri)
+      return name !== undefined && isPartName(name) && !keep.has(ObjectUri.format(object.uri))
+    }).map((object) => object.uri)
+  })
+
+/**
+ * Streams every chunk to `out/part-NNNNN`, then commits `out/_manifest.json`. DEST ends
+ * holding exactly this run's set: on success its parts and manifest (parts of an earlier
+ * split that this one did not replace are removed before the manifest is written); on
+ * failure no manifest and none of its parts.
+ */
 const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: ObjectVersion, approx: ReadonlyArray<ByteRange>) =>
   Effect.gen(function*() {
     const store = yield* ObjectStore
@@ -76,12 +95,10 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         output: ObjectUri.child(out, partName(index, approx.length))
       })
     )
-    const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(retrying(ObjectUri.format(task.output), store.remove(task.output))), {
-      concurrency: 8,
-      discard: true
-    })
+    const remove = (uri: ObjectUri.ObjectUri) => retrying(ObjectUri.format(uri), store.remove(uri))
+    const discardParts = Effect.forEach(tasks, (task) => Effect.ignore(remove(task.output)), { concurrency: 8, discard: true })
     // A manifest from an earlier run would vouch for parts this run is about to replace.
-    yield* retrying(ObjectUri.format(manifestUri), store.remove(manifestUri))
+    yield* remove(manifestUri)
     return yield* Effect.gen(function*() {
       const results = yield* Effect.forEach(tasks, executor.execute, {
         concurrency: options.concurrency ?? defaultConcurrency(tasks.length)
@@ -93,6 +110,8 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
           reason: `the chunks hold ${total} bytes, the object ${version.size}`
         })
       }
+      const stale = yield* staleParts(out, new Set(tasks.map((task) => ObjectUri.format(task.output))))
+      yield* Effect.forEach(stale, remove, { concurrency: 8, discard: true })
       // The slices tile the object, so each chunk starts where the ones before it end.
       let offset = 0
       const starts = results.map((result) => {
@@ -110,7 +129,10 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
         parts: rows.map((row) => ({ ...row, name: partName(row.index, rows.length) }))
       })
       const json = JSON.stringify(Schema.encodeSync(Manifest)(manifest), null, 2) + "\n"
-      yield* retrying(ObjectUri.format(manifestUri), store.put(manifestUri, Stream.make(new TextEncoder().encode(json))))
+      yield* retrying(
+        ObjectUri.format(manifestUri),
+        store.put(manifestUri, Stream.make(new TextEncoder().encode(json)), { contentType: "application/json" })
+      )
       return rows
     }).pipe(Effect.onError(() => discardParts))
   })

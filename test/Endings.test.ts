@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { liveGroups, recordingGroup, waitForLines } from "./utils/Processes.js"
 import { lines, runCli, runPipeline, startCli } from "./utils/RunCli.js"
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "s3split-endings-"))
@@ -24,31 +25,6 @@ fs.writeFileSync(object, text)
 
 /** The run's own temporary directories under `tmp` (tsx keeps a cache there too). */
 const workDirs = (tmp: string) => fs.readdirSync(tmp).filter((name) => name.startsWith("s3split-"))
-
-/** A command that records its process group (its shell is the group's leader) in `file`. */
-const recordingGroup = (file: string, then: string) => `echo $$ >> '${file}'; ${then}`
-
-/** The processes still running (zombies excluded) in the process groups recorded in `file`. */
-const liveGroups = (file: string) => {
-  const groups = new Set((fs.existsSync(file) ? lines(fs.readFileSync(file, "utf8")) : []).map(Number))
-  return fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
-    try {
-      // /proc/PID/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so split after ")".
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-      return state !== "Z" && groups.has(Number(pgrp)) ? [Number(pid)] : []
-    } catch {
-      return []
-    }
-  })
-}
-
-/** Resolves once `file` has at least `count` lines. */
-const waitForLines = async (file: string, count: number) => {
-  while (!fs.existsSync(file) || lines(fs.readFileSync(file, "utf8")).length < count) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 describe("a closed stdout ends the run quietly with status 141", () => {
   it("run ... | head -c 10: no message, no temp dir, no command left running", async () => {
