@@ -6,7 +6,7 @@
  * `{errorType, errorMessage}`, plus the log tail in `X-Amz-Log-Result` when `LogType: Tail` is
  * asked. As in Lambda, a function runs to its end even when the client gives up on the request.
  * A plan injects faults per invocation: a 429 throttle, a crash (the process is killed), or a
- * timeout. GetFunction, GetFunctionConfiguration, CreateFunction and UpdateFunctionCode keep
+ * timeout (killed as well, reported as Lambda reports its timeout). GetFunction, GetFunctionConfiguration, CreateFunction and UpdateFunctionCode keep
  * what `deploy` sends; a function reports `State` Pending (after a create) or
  * `LastUpdateStatus` InProgress (after an update) for its first `settleReads` reads, then
  * Active / Successful, or Failed when `failDeploy` says so.
@@ -107,8 +107,13 @@ const runHandler = (
       ended = "timedout"
       child.kill("SIGKILL")
     }, options.timeoutMs ?? 60_000)
-    // A crash: the process dies mid-invocation, once it has logged its start.
-    if (outcome === "crash") child.stderr.once("data", () => child.kill("SIGKILL"))
+    // A crash or a timeout: the process dies mid-invocation, once it has logged its start.
+    if (outcome === "crash" || outcome === "timeout") {
+      child.stderr.once("data", () => {
+        if (outcome === "timeout") ended = "timedout"
+        child.kill("SIGKILL")
+      })
+    }
     child.on("close", (code) => {
       running.delete(child)
       clearTimeout(timer)
