@@ -29,17 +29,23 @@ const runtime = ManagedRuntime.make(WorkerLayer)
 const decodeTask = Schema.decodeUnknown(ChunkTask)
 const encodeExit = Schema.encodeSync(WorkerExit)
 
+/** The event's chunk index when it has one, so that even an undecodable task names its chunk. */
+const indexOf = (event: unknown): number | undefined => {
+  const index = typeof event === "object" && event !== null ? (event as { index?: unknown }).index : undefined
+  return typeof index === "number" && Number.isSafeInteger(index) && index >= 0 ? index : undefined
+}
+
 /** Runs one chunk task (the encoded `ChunkTask` as the event) and answers its encoded `Exit`. */
 export const handler = async (event: unknown): Promise<unknown> => {
+  const index = indexOf(event)
+  const failed = (reason: string) => new WorkerFailedError({ ...(index === undefined ? {} : { index }), reason, tail: "" })
   const exit = await runtime.runPromiseExit(
     decodeTask(event).pipe(
-      Effect.mapError((error) => new WorkerFailedError({ index: -1, reason: `not a chunk task: ${error.message}`, tail: "" })),
+      Effect.mapError((error) => failed(`not a chunk task: ${error.message}`)),
       Effect.flatMap(runChunk),
       Effect.provide(Stats.layer)
     )
   )
   return encodeExit(Exit.mapError(exit, (error) =>
-    ConfigError.isConfigError(error)
-      ? new WorkerFailedError({ index: -1, reason: `the function's configuration is invalid: ${error.message}`, tail: "" })
-      : error))
+    ConfigError.isConfigError(error) ? failed(`the function's configuration is invalid: ${error.message}`) : error))
 }

@@ -114,16 +114,17 @@ export class IntegrityError extends Schema.TaggedError<IntegrityError>()("Integr
 /**
  * A worker could not finish its chunk for a reason of its own: the command exited non-zero,
  * or the worker (a Lambda function) crashed or timed out. `tail` is the end of its stderr or log.
+ * `index` is absent when the worker could not tell which chunk it was given.
  */
 export class WorkerFailedError extends Schema.TaggedError<WorkerFailedError>()("WorkerFailedError", {
-  index: Schema.Number,
+  index: Schema.optional(Schema.Number),
   reason: Schema.String,
   exitCode: Schema.optional(Schema.Number),
   tail: Schema.String
 }) {
   override get message() {
     const last = this.tail.trim().split("\n").slice(-3).join(" | ")
-    return `chunk ${this.index}: ${this.reason}${last === "" ? "" : `: ${last}`}`
+    return `${this.index === undefined ? "worker" : `chunk ${this.index}`}: ${this.reason}${last === "" ? "" : `: ${last}`}`
   }
 }
 

