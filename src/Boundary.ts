@@ -3,6 +3,8 @@
  * double in size; `readChunk` streams one resolved chunk with a single GET in the common case,
  * continuing with doubling windows only when the chunk's last line runs past the lookahead.
  */
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -11,6 +13,7 @@ import * as Stream from "effect/Stream"
 import type { ByteRange } from "./ByteRange.js"
 import type { ReadError } from "./Errors.js"
 import { ChunkCutter, NEWLINE } from "./LineCut.js"
+import type { CutterState } from "./LineCut.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import type { ObjectUri } from "./ObjectUri.js"
@@ -53,6 +56,31 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
   ) => Stream.Stream<Uint8Array, ReadError, Stats>
 }>() {}
 
+/**
+ * The cutter as one stream stage: each incoming chunk of pieces is cut in a plain loop (a
+ * chunk's middle pieces pass through untouched, only its first and last windows are searched),
+ * and the stage ends, releasing the upstream read, as soon as the chunk is complete.
+ */
+const cutting = <E>(cutter: ChunkCutter): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E, E, unknown, unknown> => {
+  const loop = (state: CutterState): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E, E, unknown, unknown> =>
+    Channel.readWithCause({
+      onInput: (pieces: Chunk.Chunk<Uint8Array>) => {
+        const out: Array<Uint8Array> = []
+        let current = state
+        for (const piece of pieces) {
+          const [next, output] = cutter.step(current, piece)
+          current = next
+          if (output.bytes.length > 0) out.push(output.bytes)
+          if (output.done) return out.length > 0 ? Channel.write(Chunk.unsafeFromArray(out)) : Channel.void
+        }
+        return out.length > 0 ? Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop(current)) : loop(current)
+      },
+      onFailure: Channel.failCause,
+      onDone: () => Channel.void
+    })
+  return loop(cutter.initial)
+}
+
 export const make = Effect.gen(function*() {
   const store = yield* ObjectStore
 
@@ -89,10 +117,7 @@ export const make = Effect.gen(function*() {
     const cutter = new ChunkCutter(approx, version.size)
     const firstEnd = approx.end >= version.size ? version.size : approx.end + options.lookahead
     return windows(uri, version, cutter.firstOffset, firstEnd, Math.max(options.lookahead, MIN_WINDOW) * 2).pipe(
-      Stream.mapAccum(cutter.initial, (state, bytes) => cutter.step(state, bytes)),
-      Stream.takeUntil((output) => output.done),
-      Stream.map((output) => output.bytes),
-      Stream.filter((bytes) => bytes.length > 0),
+      Stream.pipeThroughChannel(cutting<ReadError>(cutter)),
       Stream.provideService(ObjectStore, store)
     )
   }

@@ -3,6 +3,7 @@
  * chunk straight from the source, pass it through the task's action (as is, or through a
  * shell command), and stream the result to the task's output. Only the layers differ.
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
@@ -15,6 +16,19 @@ import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { retrying } from "./Retry.js"
 import { increment, read, Stats } from "./Stats.js"
+
+const sizeOf = (pieces: Chunk.Chunk<Uint8Array>) => {
+  let bytes = 0
+  for (const piece of pieces) bytes += piece.length
+  return bytes
+}
+
+/** Counts the bytes of `stream` with one `count` per chunk of pieces, not one per piece. */
+const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(stream: Stream.Stream<Uint8Array, E, R>) =>
+  Stream.mapChunksEffect(stream, (pieces) => {
+    const bytes = sizeOf(pieces)
+    return bytes === 0 ? Effect.succeed(pieces) : Effect.as(count(bytes), pieces)
+  })
 
 /**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
@@ -31,7 +45,7 @@ export const runChunk = (task: ChunkTask) =>
     const started = yield* Clock.currentTimeMillis
     const bytesOut = yield* Ref.make(0)
     const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead }).pipe(
-      Stream.tap((piece) => Effect.zipRight(increment(chunk.bytesDone, piece.length), increment(run.bytesDone, piece.length))),
+      counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
       Stream.provideService(Stats, chunk)
     )
     const output = task.action._tag === "Copy" ? input : pipeThrough(task.action.command, task.index, input)
@@ -40,7 +54,7 @@ export const runChunk = (task: ChunkTask) =>
       const counted = yield* Ref.getAndSet(chunk.bytesDone, 0)
       yield* increment(run.bytesDone, -counted)
       yield* Ref.set(bytesOut, 0)
-      yield* store.put(task.output, Stream.tap(output, (piece) => increment(bytesOut, piece.length)))
+      yield* store.put(task.output, counting((bytes) => increment(bytesOut, bytes))(output))
     })
     yield* retrying(ObjectUri.format(task.output), attempt).pipe(Effect.provideService(Stats, chunk))
     const counts = yield* read(chunk)

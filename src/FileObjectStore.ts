@@ -67,7 +67,7 @@ export const make = Effect.gen(function*() {
         return fs.stream(path, {
           offset: FileSystem.Size(range.start),
           bytesToRead: FileSystem.Size(range.end - range.start),
-          chunkSize: FileSystem.Size(64 * 1024)
+          chunkSize: FileSystem.Size(256 * 1024)
         }).pipe(Stream.mapError(toStoreError(uri)))
       })),
     put: (uri, body) =>

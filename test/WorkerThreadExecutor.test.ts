@@ -1,0 +1,165 @@
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Boundary from "../src/Boundary.js"
+import { ChunkTask, ExecAction } from "../src/ChunkTask.js"
+import { WorkerFailedError } from "../src/Errors.js"
+import * as Executor from "../src/Executor.js"
+import { ObjectStore } from "../src/ObjectStore.js"
+import { FileUri } from "../src/ObjectUri.js"
+import { RetryPolicy } from "../src/Retry.js"
+import * as RoutingObjectStore from "../src/RoutingObjectStore.js"
+import { run } from "../src/Run.js"
+import { split } from "../src/Split.js"
+import { Stats } from "../src/Stats.js"
+import * as WorkerThreadExecutor from "../src/WorkerThreadExecutor.js"
+import { adversarialBytes } from "./utils/Reference.js"
+
+const settings = { endpoint: Option.none(), region: "us-east-1" }
+
+/** Files behind the routing store, with the given executor on top. */
+const layerWith = (executor: Layer.Layer<Executor.Executor, never, Boundary.Boundary | ObjectStore | Stats>) => {
+  const base = Layer.mergeAll(RoutingObjectStore.layer(settings), Stats.layer, RetryPolicy.layerConfig).pipe(
+    Layer.provideMerge(NodeContext.layer)
+  )
+  return Layer.provideMerge(executor, Layer.provideMerge(Boundary.layer, base))
+}
+
+const fibers = layerWith(Executor.localLayer)
+const threads = layerWith(WorkerThreadExecutor.layer({ settings, threads: 2 }))
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "s3split-threads-"))
+
+/** `split --out` of `bytes` into `chunks` parts; the parts' bytes, in order. */
+const splitParts = (bytes: Uint8Array, chunks: number) =>
+  Effect.gen(function*() {
+    const dir = tempDir()
+    const source = new FileUri({ path: path.join(dir, "source") })
+    fs.writeFileSync(source.path, bytes)
+    const version = yield* (yield* ObjectStore).head(source)
+    const report = yield* split({
+      source,
+      spec: { _tag: "Chunks", chunks },
+      out: new FileUri({ path: path.join(dir, "out/") }),
+      concurrency: 4,
+      lookahead: 16
+    }, version)
+    const parts = report.rows.map((row) => fs.readFileSync(path.join(dir, "out", `part-${String(row.index).padStart(5, "0")}`)))
+    fs.rmSync(dir, { recursive: true, force: true })
+    return parts
+  })
+
+/** `run --exec command` of `bytes` over `chunks` chunks; the merged output. */
+const runOutput = (bytes: Uint8Array, chunks: number, command: string) =>
+  Effect.gen(function*() {
+    const dir = tempDir()
+    const source = new FileUri({ path: path.join(dir, "source") })
+    fs.writeFileSync(source.path, bytes)
+    const version = yield* (yield* ObjectStore).head(source)
+    const collected = yield* Ref.make(Chunk.empty<Uint8Array>())
+    yield* run(
+      { source, spec: { _tag: "Chunks", chunks }, command, concurrency: 4, lookahead: 16, workDir: new FileUri({ path: path.join(dir, "work/") }) },
+      version,
+      { _tag: "Sink", write: (out) => Stream.runForEach(out, (piece) => Ref.update(collected, Chunk.append(piece))) }
+    )
+    fs.rmSync(dir, { recursive: true, force: true })
+    return Buffer.concat(Chunk.toArray(yield* Ref.get(collected)))
+  })
+
+/** Whether the process `pid` still runs (a zombie waiting for its reaper counts as gone). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
+  } catch {
+    return false
+  }
+}
+
+describe("the worker-thread executor", () => {
+  it.live("split --out gives the same parts as the fiber executor, for any shape", () =>
+    Effect.gen(function*() {
+      const inThreads = yield* Layer.build(threads)
+      const inFibers = yield* Layer.build(fibers)
+      yield* Effect.promise(() =>
+        FastCheck.assert(
+          FastCheck.asyncProperty(adversarialBytes, FastCheck.integer({ min: 1, max: 9 }), (bytes, chunks) =>
+            Effect.runPromise(Effect.gen(function*() {
+              const viaThreads = yield* Effect.provide(splitParts(bytes, chunks), inThreads)
+              const viaFibers = yield* Effect.provide(splitParts(bytes, chunks), inFibers)
+              expect(viaThreads).toEqual(viaFibers)
+              expect(Buffer.concat(viaThreads)).toEqual(Buffer.from(bytes))
+            }))),
+          { numRuns: 15 }
+        )
+      )
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("run --exec cat gives the same bytes as the fiber executor, for any shape", () =>
+    Effect.gen(function*() {
+      const inThreads = yield* Layer.build(threads)
+      const inFibers = yield* Layer.build(fibers)
+      yield* Effect.promise(() =>
+        FastCheck.assert(
+          FastCheck.asyncProperty(adversarialBytes, FastCheck.integer({ min: 1, max: 9 }), (bytes, chunks) =>
+            Effect.runPromise(Effect.gen(function*() {
+              const viaThreads = yield* Effect.provide(runOutput(bytes, chunks, "cat"), inThreads)
+              const viaFibers = yield* Effect.provide(runOutput(bytes, chunks, "cat"), inFibers)
+              expect(viaThreads).toEqual(viaFibers)
+              expect(viaThreads).toEqual(Buffer.from(bytes))
+            }))),
+          { numRuns: 10 }
+        )
+      )
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("a failing command's typed error crosses the thread unchanged", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(runOutput(Buffer.from("a\nb\nc\n"), 2, "echo boom >&2; exit 3"))
+      expect(error).toBeInstanceOf(WorkerFailedError)
+      if (!(error instanceof WorkerFailedError)) return
+      expect(error.exitCode).toBe(3)
+      expect(error.message).toContain("exited with code 3")
+      expect(error.message).toContain("boom")
+    }).pipe(Effect.provide(threads)), 60_000)
+
+  it.live("interrupting execute kills the chunk's command in its thread", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const source = new FileUri({ path: path.join(dir, "source") })
+      fs.writeFileSync(source.path, "a\nb\n")
+      const pidFile = path.join(dir, "pid")
+      const version = yield* (yield* ObjectStore).head(source)
+      const executor = yield* Executor.Executor
+      const task = new ChunkTask({
+        index: 0,
+        source,
+        version,
+        approx: { start: 0, end: version.size },
+        lookahead: 16,
+        action: new ExecAction({ command: `sleep 1000 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait` }),
+        output: new FileUri({ path: path.join(dir, "output") })
+      })
+      const fiber = yield* Effect.fork(executor.execute(task))
+      // Generous bounds: these only guard against a test that never ends.
+      let waited = 0
+      while (!fs.existsSync(pidFile) && waited++ < 600) yield* Effect.sleep("50 millis")
+      const pid = Number(fs.readFileSync(pidFile, "utf8"))
+      expect(alive(pid)).toBe(true)
+      yield* Fiber.interrupt(fiber)
+      waited = 0
+      while (alive(pid) && waited++ < 600) yield* Effect.sleep("50 millis")
+      expect(alive(pid)).toBe(false)
+      expect(fs.existsSync(path.join(dir, "output"))).toBe(false)
+      fs.rmSync(dir, { recursive: true, force: true })
+    }).pipe(Effect.provide(threads)), 60_000)
+})
