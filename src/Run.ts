@@ -12,6 +12,7 @@ import { ChunkTask, ExecAction } from "./ChunkTask.js"
 import type { ChunkResult } from "./ChunkTask.js"
 import type { WorkerError } from "./Errors.js"
 import { Executor } from "./Executor.js"
+import { fanOut } from "./FanOut.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
@@ -80,14 +81,14 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
 
     // Fail fast: the first failing chunk fails the fan-out, which interrupts the running
     // workers and starts no new one; the merge below is interrupted with it.
-    const workers = Effect.forEach(
+    const workers = fanOut(
       tasks,
       (task) =>
         Effect.exit(executor.execute(task)).pipe(
           Effect.tap((exit) => Deferred.done(finished[task.index]!, exit)),
           Effect.flatten
         ),
-      { concurrency: options.concurrency ?? defaultConcurrency(tasks.length), discard: true }
+      options.concurrency ?? defaultConcurrency(tasks.length)
     )
     // Each output, in chunk order, once its chunk is complete; removed once it has been read.
     const merged = Stream.fromIterable(tasks).pipe(
@@ -112,7 +113,7 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
         )
       })
 
-    yield* Effect.all([workers, deliver], { concurrency: 2, discard: true })
+    yield* Effect.all([workers, deliver], { concurrency: "unbounded", discard: true })
     return yield* Effect.forEach(finished, Deferred.await)
   }).pipe(
     // The work location is private to this run: empty it whole, whatever the ending (objects

@@ -11,6 +11,7 @@ import type { ByteRange } from "./ByteRange.js"
 import { ChunkTask, CopyAction } from "./ChunkTask.js"
 import { IntegrityError } from "./Errors.js"
 import { Executor } from "./Executor.js"
+import { fanOut } from "./FanOut.js"
 import { ChunkRow, isPartName, Manifest, MANIFEST_NAME, partName } from "./Manifest.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
@@ -53,10 +54,10 @@ export const headSource = (source: ObjectUri.ObjectUri) =>
  */
 const resolveBoundaries = (options: SplitOptions, version: ObjectVersion, approx: ReadonlyArray<ByteRange>) =>
   Effect.flatMap(Boundary, (boundary) =>
-    Effect.forEach(
+    fanOut(
       approx,
       (range) => boundary.alignUp(options.source, version, range.start, { lookahead: options.lookahead }),
-      { concurrency: options.concurrency ?? defaultConcurrency(approx.length) }
+      options.concurrency ?? defaultConcurrency(approx.length)
     ))
 
 /**
@@ -100,9 +101,7 @@ const writeParts = (options: SplitOptions, out: ObjectUri.ObjectUri, version: Ob
     // A manifest from an earlier run would vouch for parts this run is about to replace.
     yield* remove(manifestUri)
     return yield* Effect.gen(function*() {
-      const results = yield* Effect.forEach(tasks, executor.execute, {
-        concurrency: options.concurrency ?? defaultConcurrency(tasks.length)
-      })
+      const results = yield* fanOut(tasks, executor.execute, options.concurrency ?? defaultConcurrency(tasks.length))
       const total = results.reduce((sum, result) => sum + result.bytesIn, 0)
       if (total !== version.size) {
         return yield* new IntegrityError({
