@@ -10,10 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
-import * as Boundary from "../src/Boundary.js"
 import { ChunkTask } from "../src/ChunkTask.js"
 import { runChunk } from "../src/ChunkWorker.js"
 import { WorkerFailedError } from "../src/Errors.js"
+import * as Layers from "../src/Layers.js"
 import { RetryPolicy } from "../src/Retry.js"
 import * as S3ObjectStore from "../src/S3ObjectStore.js"
 import { Stats } from "../src/Stats.js"
@@ -22,7 +22,7 @@ import { WorkerExit } from "../src/WorkerExit.js"
 process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
 
 const store = Layer.unwrapScoped(Effect.map(S3ObjectStore.settingsConfig, (settings) => S3ObjectStore.layer(settings)))
-const WorkerLayer = Layer.provideMerge(Boundary.layer, store).pipe(Layer.merge(RetryPolicy.layerConfig))
+const WorkerLayer = Layers.workerLayer(store, RetryPolicy.layerConfig)
 
 const runtime = ManagedRuntime.make(WorkerLayer)
 

@@ -49,12 +49,19 @@ export const runChunk = (task: ChunkTask) =>
       Stream.provideService(Stats, chunk)
     )
     const output = task.action._tag === "Copy" ? input : pipeThrough(task.action.command, task.index, input)
+    // A part is a slice of the source: same media type, about the approximate range in size.
+    const putOptions = task.action._tag === "Copy"
+      ? {
+        sizeHint: task.approx.end - task.approx.start,
+        ...(task.version.contentType === undefined ? {} : { contentType: task.version.contentType })
+      }
+      : {}
     // A failed write is retried from the start of the chunk: each attempt's bytes count afresh.
     const attempt = Effect.gen(function*() {
       const counted = yield* Ref.getAndSet(chunk.bytesDone, 0)
       yield* increment(run.bytesDone, -counted)
       yield* Ref.set(bytesOut, 0)
-      yield* store.put(task.output, counting((bytes) => increment(bytesOut, bytes))(output))
+      yield* store.put(task.output, counting((bytes) => increment(bytesOut, bytes))(output), putOptions)
     })
     yield* retrying(ObjectUri.format(task.output), attempt).pipe(Effect.provideService(Stats, chunk))
     const counts = yield* read(chunk)

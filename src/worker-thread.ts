@@ -10,8 +10,8 @@ import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Boundary from "./Boundary.js"
 import { runChunk } from "./ChunkWorker.js"
+import * as Layers from "./Layers.js"
 import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
 import { Stats } from "./Stats.js"
@@ -23,9 +23,7 @@ process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
 /** The layers of one thread: the routing store, the reader and the retry policy. */
 const threadLayer = (init: InitialMessage) => {
   const store = RoutingObjectStore.layer({ endpoint: Option.fromNullable(init.endpoint), region: init.region })
-  return Layer.provideMerge(Boundary.layer, Layer.merge(store, Layer.orDie(RetryPolicy.layerConfig))).pipe(
-    Layer.provide(NodeContext.layer)
-  )
+  return Layers.workerLayer(store, Layer.orDie(RetryPolicy.layerConfig)).pipe(Layer.provide(NodeContext.layer))
 }
 
 const handlers = WorkerRunner.layerSerialized(ThreadRequest, {

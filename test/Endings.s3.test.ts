@@ -5,6 +5,7 @@
  * the one stderr line, and what is left: commands, multipart uploads, objects under the
  * work prefix.
  */
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3"
 import type { S3Client } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -46,7 +47,7 @@ beforeAll(async () => {
   server = await S3Server.start()
   client = S3Server.rawClient(server.endpoint)
   await S3Server.createBucket(client, BUCKET)
-  await S3Server.putObject(client, BUCKET, SMALL, SMALL_OBJECT)
+  await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: SMALL, Body: SMALL_OBJECT, ContentType: "text/x-log" }))
   await S3Server.putObject(client, BUCKET, LARGE, LARGE_OBJECT)
 })
 
@@ -187,7 +188,7 @@ describe("a compose the server refuses falls back to streaming", () => {
 })
 
 describe("split --out leaves DEST holding exactly this run's set", () => {
-  it("a DEST used before with a larger N ends with this run's parts and manifest only", async () => {
+  it("a DEST used before with a larger N ends with this run's parts and manifest only; the manifest is JSON, the parts keep the source's type", async () => {
     const args = (chunks: number) => ["split", `s3://${BUCKET}/${SMALL}`, "--chunks", String(chunks), "--out", `s3://${BUCKET}/reused/`, "--endpoint", server!.endpoint]
     expect((await runCli(args(12), ENV)).code).toBe(0)
     expect(await keys("reused/")).toHaveLength(13)
@@ -196,5 +197,8 @@ describe("split --out leaves DEST holding exactly this run's set", () => {
     expect(await keys("reused/")).toEqual(["reused/_manifest.json", "reused/part-00000", "reused/part-00001", "reused/part-00002"])
     const parts = await Promise.all([0, 1, 2].map((i) => S3Server.getObject(client!, BUCKET, `reused/part-0000${i}`)))
     expect(digest(Buffer.concat(parts.map((part) => part!)))).toBe(digest(SMALL_OBJECT))
+    const contentType = async (key: string) => (await client!.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ContentType
+    expect(await contentType("reused/_manifest.json")).toBe("application/json")
+    expect(await contentType("reused/part-00001")).toBe("text/x-log")
   })
 })
