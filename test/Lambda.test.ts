@@ -120,6 +120,20 @@ describe("run --backend lambda", () => {
     expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
   })
 
+  it("a crash with concurrency 4 while the other workers are slow: one line naming the crashed chunk (the second to arrive), and once the CLI has exited no invocation runs and the work prefix is empty", async () => {
+    planNext((n) => (n === 1 ? "crash" : "pass"))
+    const result = await cli([
+      "run", `s3://${BUCKET}/logs/app.log`, "--chunks", "4", "--exec", "sleep 3; cat", "--backend", "lambda", "--function", "worker",
+      "--work-prefix", `s3://${BUCKET}/work-crash/`, "--concurrency", "4"
+    ])
+    expect(result.code).toBe(1)
+    expect(lines(result.stderr)).toHaveLength(1)
+    expect(result.stderr).toMatch(/^s3split: chunk \d: Lambda function error \(Runtime\.ExitError\)/)
+    // The coordinator waited for the slow invocations before sweeping: none runs, none wrote after.
+    expect(lambda.inFlight()).toBe(0)
+    expect(await S3Server.listKeys(client, BUCKET, "work-crash/")).toEqual([])
+  })
+
   it("a worker that times out fails the run with Sandbox.Timedout", async () => {
     planNext(() => "timeout")
     const result = await lambdaRun("cat", ["--concurrency", "4"])
