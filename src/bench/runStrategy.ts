@@ -8,16 +8,15 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { performance } from "node:perf_hooks"
-import * as Boundary from "../Boundary.js"
+import * as Layers from "../Layers.js"
 import { ObjectStore } from "../ObjectStore.js"
 import { format, S3Uri } from "../ObjectUri.js"
-import { retrying } from "../Retry.js"
+import { retrying, RetryPolicy } from "../Retry.js"
 import * as S3ObjectStore from "../S3ObjectStore.js"
-import { snapshot, Stats } from "../Stats.js"
+import { snapshot } from "../Stats.js"
 import { MeasureRequest, Measurement } from "./Measurement.js"
 import * as Strategies from "./Strategies.js"
 
@@ -48,11 +47,11 @@ const measure = (request: MeasureRequest) =>
     yield* Console.log(JSON.stringify(Schema.encodeSync(Measurement)(measurement)))
   })
 
-/** The project's S3 store on `endpoint`, the reader over it, and fresh counters. */
+/** The project's S3 store on `endpoint`, the reader over it, and fresh counters: a worker's wiring (`Layers`). */
 const layer = (endpoint: string) =>
-  Layer.provideMerge(
-    Boundary.layer,
-    Layer.merge(S3ObjectStore.layer({ endpoint: Option.some(endpoint), region: process.env["AWS_REGION"] ?? "us-east-1" }), Stats.layer)
+  Layers.workerLayer(
+    S3ObjectStore.layer({ endpoint: Option.some(endpoint), region: process.env["AWS_REGION"] ?? "us-east-1" }),
+    RetryPolicy.layerConfig
   )
 
 Schema.decodeUnknown(Schema.parseJson(MeasureRequest))(process.argv[2]).pipe(
