@@ -4,10 +4,8 @@
  * runs on the live clock (`excludeTestServices`): real sockets need real timeouts.
  */
 import { GetObjectCommand } from "@aws-sdk/client-s3"
-import type { S3Client } from "@aws-sdk/client-s3"
 import { describe, expect, it, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -27,17 +25,7 @@ import { split } from "../src/Split.js"
 import { snapshot, Stats } from "../src/Stats.js"
 import * as FaultyProxy from "./utils/FaultyProxy.js"
 import { referenceChunks } from "./utils/Reference.js"
-import {
-  closedPort,
-  createBucket,
-  getObject,
-  listKeys,
-  putObject,
-  rawClientScoped,
-  REGION,
-  S3Server,
-  useTestCredentials
-} from "./utils/S3Server.js"
+import { closedPort, Fixture, fixture as bucketFixture, getObject, listKeys, putObject, REGION, useTestCredentials } from "./utils/S3Server.js"
 
 // The store under test builds its client with the default credential chain, which reads these.
 useTestCredentials()
@@ -45,16 +33,7 @@ useTestCredentials()
 const BUCKET = "s3split-store"
 
 /** The server, a raw client on it, and the test bucket. */
-class Fixture extends Context.Tag("test/Fixture")<Fixture, { readonly endpoint: string; readonly client: S3Client }>() {}
-const fixture = Layer.scoped(
-  Fixture,
-  Effect.gen(function*() {
-    const { endpoint } = yield* S3Server
-    const client = yield* rawClientScoped(endpoint)
-    yield* Effect.promise(() => createBucket(client, BUCKET))
-    return { endpoint, client }
-  })
-).pipe(Layer.provideMerge(S3Server.layer))
+const fixture = bucketFixture(BUCKET)
 
 const uri = (key: string, bucket = BUCKET) => new S3Uri({ bucket, key })
 

@@ -6,7 +6,6 @@
  */
 import { expect, layer } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -14,30 +13,20 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import type { S3Client } from "@aws-sdk/client-s3"
 import { ObjectStore, ObjectVersion } from "../src/ObjectStore.js"
 import { format, S3Uri } from "../src/ObjectUri.js"
 import { readRange, retrying, RetryPolicy } from "../src/Retry.js"
 import * as S3ObjectStore from "../src/S3ObjectStore.js"
 import { Stats } from "../src/Stats.js"
 import * as FaultyProxy from "./utils/FaultyProxy.js"
-import { createBucket, putObject, rawClientScoped, REGION, S3Server, useTestCredentials } from "./utils/S3Server.js"
+import { Fixture, fixture as bucketFixture, putObject, REGION, useTestCredentials } from "./utils/S3Server.js"
 
 useTestCredentials()
 
 const BUCKET = "s3split-timeouts"
 const uri = (key: string) => new S3Uri({ bucket: BUCKET, key })
 
-class Fixture extends Context.Tag("test/TimeoutsFixture")<Fixture, { readonly endpoint: string; readonly client: S3Client }>() {}
-const fixture = Layer.scoped(
-  Fixture,
-  Effect.gen(function*() {
-    const { endpoint } = yield* S3Server
-    const client = yield* rawClientScoped(endpoint)
-    yield* Effect.promise(() => createBucket(client, BUCKET))
-    return { endpoint, client }
-  })
-).pipe(Layer.provideMerge(S3Server.layer))
+const fixture = bucketFixture(BUCKET)
 
 /** Small timeouts so that faults surface quickly; `stall` large where a test must outwait nothing. */
 const timeouts = (stall = Duration.millis(400)): S3ObjectStore.S3Timeouts => ({

@@ -82,6 +82,21 @@ export class S3Server extends Context.Tag("test/S3Server")<S3Server, S3ServerHan
   static readonly layer = Layer.scoped(S3Server, scoped)
 }
 
+/** A server, a raw client on it and a test bucket there, shared by the tests of one layer. */
+export class Fixture extends Context.Tag("test/S3Fixture")<Fixture, { readonly endpoint: string; readonly client: S3Client }>() {}
+
+/** `Fixture` with `bucket` created, on a server of its own that closes with the layer. */
+export const fixture = (bucket: string) =>
+  Layer.scoped(
+    Fixture,
+    Effect.gen(function*() {
+      const { endpoint } = yield* S3Server
+      const client = yield* rawClientScoped(endpoint)
+      yield* Effect.promise(() => createBucket(client, bucket))
+      return { endpoint, client }
+    })
+  ).pipe(Layer.provideMerge(S3Server.layer))
+
 /** A plain SDK client for `endpoint`, configured as s3split configures one for custom endpoints. */
 export const rawClient = clientFor
 
