@@ -1,5 +1,5 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -16,6 +16,7 @@ import { ChunkTask, ExecAction } from "../src/ChunkTask.js"
 import { WorkerFailedError } from "../src/Errors.js"
 import * as Executor from "../src/Executor.js"
 import { ObjectStore } from "../src/ObjectStore.js"
+import * as Layers from "../src/Layers.js"
 import { FileUri } from "../src/ObjectUri.js"
 import { RetryPolicy } from "../src/Retry.js"
 import * as RoutingObjectStore from "../src/RoutingObjectStore.js"
@@ -28,17 +29,18 @@ import { adversarialBytes } from "./utils/Reference.js"
 const settings = { endpoint: Option.none(), region: "us-east-1" }
 
 /** Files behind the routing store, with the given executor on top. */
-const layerWith = (executor: Layer.Layer<Executor.Executor, never, Boundary.Boundary | ObjectStore | Stats>) => {
-  const base = Layer.mergeAll(RoutingObjectStore.layer(settings), Stats.layer, RetryPolicy.layerConfig).pipe(
+const layerWith = (executor: Layer.Layer<Executor.Executor, never, Boundary.Boundary | ObjectStore | Stats>) =>
+  Layers.jobLayer(Layers.workerLayer(RoutingObjectStore.layer(settings), RetryPolicy.layerConfig), executor).pipe(
     Layer.provideMerge(NodeContext.layer)
   )
-  return Layer.provideMerge(executor, Layer.provideMerge(Boundary.layer, base))
-}
 
 const fibers = layerWith(Executor.localLayer)
 const threads = layerWith(WorkerThreadExecutor.layer({ settings, threads: 2 }))
 
-const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "s3split-threads-"))
+/** Every test's files live under one directory, removed when the file's tests end. */
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "s3split-threads-"))
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+const tempDir = () => fs.mkdtempSync(path.join(work, "case-"))
 
 /** `split --out` of `bytes` into `chunks` parts; the parts' bytes, in order. */
 const splitParts = (bytes: Uint8Array, chunks: number) =>
