@@ -15,10 +15,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as Os from "node:os"
 import { benchCommand } from "./bench/BenchCommand.js"
 import { StdoutClosedError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
-import * as LambdaExecutor from "./LambdaExecutor.js"
 import * as ObjectUri from "./ObjectUri.js"
 import * as Layers from "./Layers.js"
 import { chunkCount, MAX_CHUNKS } from "./Planner.js"
@@ -28,11 +28,11 @@ import { writeAll } from "./WritableSink.js"
 import * as Report from "./Report.js"
 import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
-import * as S3ObjectStore from "./S3ObjectStore.js"
+import * as S3Settings from "./S3Settings.js"
 import { parseCount, parseSize } from "./Size.js"
-import { deploy } from "./Deploy.js"
 import { run } from "./Run.js"
 import { headSource, split } from "./Split.js"
+import * as WorkerThreadExecutor from "./WorkerThreadExecutor.js"
 
 const DEFAULT_LOOKAHEAD = 64 * 1024
 
@@ -98,8 +98,10 @@ const checkChunkCount = (size: number, spec: PlanSpec) => {
   )
 }
 
-const backend = Options.choice("backend", ["local", "lambda"]).pipe(
-  Options.withDescription("where the workers run: fibers of this process, or AWS Lambda invocations"),
+const backend = Options.choice("backend", ["local", "threads", "lambda"]).pipe(
+  Options.withDescription(
+    "where the workers run: fibers of this process (local), worker threads of this process, one per core (threads), or AWS Lambda invocations"
+  ),
   Options.withDefault("local" as const)
 )
 const functionName = Options.text("function").pipe(
@@ -116,21 +118,36 @@ const runOut = Options.text("out").pipe(
   Options.optional
 )
 
-type Backend = "local" | "lambda"
+type Backend = "local" | "threads" | "lambda"
 
 /**
  * Everything a job needs (see `Layers`): the routing store (files and S3), the reader, run
- * counters, the retry policy, and the executor of the chosen backend.
+ * counters, the retry policy, and the executor of the chosen backend. The Lambda executor's
+ * module (and the Lambda SDK) is loaded only for `--backend lambda`; the threads get at most
+ * one thread per core, and no more than `concurrency` when it is given.
  */
-export const jobLayer = (endpointOverride: Option.Option<string>, backendName: Backend, lambdaFunction: string) =>
-  Layer.unwrapEffect(Effect.map(S3ObjectStore.settingsConfig, (settings) => {
-    const store = RoutingObjectStore.layer({
-      ...settings,
-      endpoint: Option.orElse(endpointOverride, () => settings.endpoint)
-    })
+export const jobLayer = (
+  endpointOverride: Option.Option<string>,
+  backendName: Backend,
+  lambdaFunction: string,
+  concurrency: Option.Option<number> = Option.none()
+) =>
+  Layer.unwrapEffect(Effect.map(S3Settings.settingsConfig, (settings) => {
+    const resolved = { ...settings, endpoint: Option.orElse(endpointOverride, () => settings.endpoint) }
+    const store = RoutingObjectStore.layer(resolved)
     const executor = backendName === "local"
       ? Executor.localLayer
-      : LambdaExecutor.layer({ functionName: lambdaFunction, region: settings.region, endpoint: Option.none() })
+      : backendName === "threads"
+      ? WorkerThreadExecutor.layer({
+        settings: resolved,
+        threads: Math.min(Os.availableParallelism(), Option.getOrElse(concurrency, () => Number.MAX_SAFE_INTEGER))
+      })
+      : Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./LambdaExecutor.js")),
+          (LambdaExecutor) => LambdaExecutor.layer({ functionName: lambdaFunction, region: settings.region, endpoint: Option.none() })
+        )
+      )
     return Layers.jobLayer(Layers.workerLayer(store, RetryPolicy.layerConfig), executor)
   }))
 
@@ -190,7 +207,7 @@ const splitCommand = Command.make(
       yield* printLines(
         args.json ? Report.jsonLines(report.rows) : Report.table(report.rows, report.version.size)
       )
-    }).pipe(Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
+    }).pipe(Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName, args.concurrency)))
 ).pipe(Command.withDescription("cut an object into line-aligned chunks read straight from the store"))
 
 /** A work location private to this run: under --work-prefix, or a temporary local directory. */
@@ -227,7 +244,7 @@ const runCommand = Command.make(
         outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
       )
       if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results)))
-    }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName)))
+    }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName, args.concurrency)))
 ).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))
 
 const deployCommand = Command.make(
@@ -241,7 +258,9 @@ const deployCommand = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
-      const settings = yield* S3ObjectStore.settingsConfig
+      const settings = yield* S3Settings.settingsConfig
+      // The Lambda SDK is loaded only for this command.
+      const { deploy } = yield* Effect.promise(() => import("./Deploy.js"))
       const outcome = yield* deploy({
         functionName: args.functionName,
         zipPath: args.zip,

@@ -23,7 +23,6 @@ import {
   UploadPartCopyCommand
 } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -48,43 +47,14 @@ import { S3Uri } from "./ObjectUri.js"
 import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
 import { retryingInStore } from "./Retry.js"
+import { defaultTimeouts } from "./S3Settings.js"
+import type { S3Settings, S3Timeouts } from "./S3Settings.js"
 import * as S3Multipart from "./S3Multipart.js"
 
-/**
- * How long one request may take before it is a transient fault (retried; a body resumes from
- * the next unread byte). The defaults make an endpoint that accepts connections but never
- * answers fail within 60 s with the default 8 attempts: each attempt ends after the 5 s
- * first-byte timeout, so 8 × 5 s plus at most 13.6 s of backoff (100 ms doubling, capped at
- * 5 s, +20% jitter) is under 54 s. A host that drops connection attempts fails as fast (3 s).
- * A body stall of 10 s is far outside S3's normal pauses yet ends a dead transfer quickly.
- */
-export interface S3Timeouts {
-  /** Establishing the connection (TCP, and TLS for https). Default 3 s. */
-  readonly connect: Duration.Duration
-  /**
-   * From sending a request to its response headers, connecting included. Default 5 s. A
-   * request that uploads n bytes gets `stall` more per MiB (it must move 1 MiB per stall
-   * period on average); server-side work (UploadPartCopy, CompleteMultipartUpload) gets `stall`
-   * more per 64 MiB copied or per 100 parts completed.
-   */
-  readonly firstByte: Duration.Duration
-  /** The longest wait for the next piece of a response body (a GET's bytes). Default 10 s. */
-  readonly stall: Duration.Duration
-}
+// The settings live in their own module so that reading them does not load the SDK.
+export { defaultTimeouts, settingsConfig, timeoutsConfig } from "./S3Settings.js"
+export type { S3Settings, S3Timeouts } from "./S3Settings.js"
 
-export const defaultTimeouts: S3Timeouts = {
-  connect: Duration.seconds(3),
-  firstByte: Duration.seconds(5),
-  stall: Duration.seconds(10)
-}
-
-export interface S3Settings {
-  /** A custom endpoint (S3-compatible server); path-style addressing is used with it. */
-  readonly endpoint: Option.Option<string>
-  readonly region: string
-  /** Request timeouts; `defaultTimeouts` when absent. */
-  readonly timeouts?: S3Timeouts
-}
 
 const THROTTLING_NAMES = new Set(["SlowDown", "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestTimeout"])
 
@@ -507,39 +477,6 @@ export const make = (settings: S3Settings) =>
 
     return ObjectStore.of({ head, get, put, compose, remove, list, removeAll })
   })
-
-/**
- * The timeouts from the environment: `S3SPLIT_CONNECT_TIMEOUT` (default 3 seconds),
- * `S3SPLIT_FIRST_BYTE_TIMEOUT` (5 seconds), `S3SPLIT_STALL_TIMEOUT` (10 seconds), each a
- * duration such as `5 seconds` or `500 millis`.
- */
-export const timeoutsConfig: Config.Config<S3Timeouts> = Config.all({
-  connect: Config.duration("S3SPLIT_CONNECT_TIMEOUT").pipe(
-    Config.withDefault(defaultTimeouts.connect),
-    Config.withDescription("time to establish a connection to S3")
-  ),
-  firstByte: Config.duration("S3SPLIT_FIRST_BYTE_TIMEOUT").pipe(
-    Config.withDefault(defaultTimeouts.firstByte),
-    Config.withDescription("time from sending a request to its response headers, connecting included")
-  ),
-  stall: Config.duration("S3SPLIT_STALL_TIMEOUT").pipe(
-    Config.withDefault(defaultTimeouts.stall),
-    Config.withDescription("longest wait for the next byte of a response body")
-  )
-})
-
-/**
- * The S3 settings from the environment: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`,
- * `AWS_REGION`, and the timeouts of `timeoutsConfig`.
- */
-export const settingsConfig: Config.Config<Required<S3Settings>> = Config.all({
-  endpoint: Config.option(Config.string("AWS_ENDPOINT_URL_S3")).pipe(
-    Config.zipWith(Config.option(Config.string("AWS_ENDPOINT_URL")), (specific, generic) =>
-      Option.orElse(specific, () => generic))
-  ),
-  region: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
-  timeouts: timeoutsConfig
-})
 
 /** The S3 store with explicit settings; the client is destroyed when the layer is released. */
 export const layer = (settings: S3Settings) => Layer.scoped(ObjectStore, make(settings))

@@ -143,6 +143,16 @@ describe("run on the local file store", () => {
     expect(result.stdout).toBe(text)
   })
 
+  it("--backend threads gives the same bytes and the same parts as the default fibers", async () => {
+    const result = await runCli(["run", object, "--chunks", "6", "--concurrency", "2", "--backend", "threads", "--exec", "cat"])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(text)
+    const dir = fresh("threads-parts")
+    const split = await runCli(["split", object, "--chunks", "5", "--backend", "threads", "--out", dir])
+    expect(split.code).toBe(0)
+    expect(readParts(dir, 5)).toEqual(gnuSplit(Buffer.from(text), 5).map((part) => Buffer.from(part)))
+  })
+
   it("--out writes the merged output to a file; a failing chunk commits nothing and leaves no temporary files", async () => {
     const tmp = fresh("tmp")
     fs.mkdirSync(tmp)

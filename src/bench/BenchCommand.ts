@@ -11,7 +11,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { UsageError } from "../Errors.js"
 import { parseCount, parseSize } from "../Size.js"
-import * as Bench from "./Bench.js"
+import type * as Bench from "./Bench.js"
 import * as S3Model from "./S3Model.js"
 
 /** What a run measures unless told otherwise, in full and in quick mode. */
@@ -136,6 +136,8 @@ export const benchCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const options = yield* toOptions(args)
+      // The bench (and the AWS SDK its local S3 server needs) is loaded only for this command.
+      const Bench = yield* Effect.promise(() => import("./Bench.js"))
       const result = yield* Bench.run(options, (line) => Console.error(line))
       yield* Console.log(result.markdown.trimEnd())
       yield* Console.error(`bench: wrote ${result.files.join(", ")}`)
