@@ -47,7 +47,6 @@ const withOneLineErrors = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       ...console,
       error: (...args: ReadonlyArray<unknown>) =>
         Effect.sync(() => {
-          // eslint-disable-next-line no-control-regex
           const text = oneLine(args.join(" ").replace(/\x1b\[[0-9;]*m/g, ""))
           if (text !== "") process.stderr.write(`s3split: ${text}\n`)
         })

@@ -87,42 +87,38 @@ const alive = (pid: number) => {
   }
 }
 
+/**
+ * For random shapes and N, `produce` gives equal results in threads and in fibers, and
+ * `joined` of that result is the source itself.
+ */
+const sameAsFibers = <A, E>(
+  produce: (bytes: Uint8Array, chunks: number) => Effect.Effect<A, E, Executor.Executor | ObjectStore | Stats | Boundary.Boundary>,
+  joined: (result: A) => Uint8Array,
+  numRuns: number
+) =>
+  Effect.gen(function*() {
+    const inThreads = yield* Layer.build(threads)
+    const inFibers = yield* Layer.build(fibers)
+    yield* Effect.promise(() =>
+      FastCheck.assert(
+        FastCheck.asyncProperty(adversarialBytes, FastCheck.integer({ min: 1, max: 9 }), (bytes, chunks) =>
+          Effect.runPromise(Effect.gen(function*() {
+            const viaThreads = yield* Effect.provide(produce(bytes, chunks), inThreads)
+            const viaFibers = yield* Effect.provide(produce(bytes, chunks), inFibers)
+            expect(viaThreads).toEqual(viaFibers)
+            expect(Buffer.from(joined(viaThreads))).toEqual(Buffer.from(bytes))
+          }))),
+        { numRuns }
+      )
+    )
+  }).pipe(Effect.scoped)
+
 describe("the worker-thread executor", () => {
   it.live("split --out gives the same parts as the fiber executor, for any shape", () =>
-    Effect.gen(function*() {
-      const inThreads = yield* Layer.build(threads)
-      const inFibers = yield* Layer.build(fibers)
-      yield* Effect.promise(() =>
-        FastCheck.assert(
-          FastCheck.asyncProperty(adversarialBytes, FastCheck.integer({ min: 1, max: 9 }), (bytes, chunks) =>
-            Effect.runPromise(Effect.gen(function*() {
-              const viaThreads = yield* Effect.provide(splitParts(bytes, chunks), inThreads)
-              const viaFibers = yield* Effect.provide(splitParts(bytes, chunks), inFibers)
-              expect(viaThreads).toEqual(viaFibers)
-              expect(Buffer.concat(viaThreads)).toEqual(Buffer.from(bytes))
-            }))),
-          { numRuns: 15 }
-        )
-      )
-    }).pipe(Effect.scoped), 120_000)
+    sameAsFibers(splitParts, (parts) => Buffer.concat(parts), 15), 120_000)
 
   it.live("run --exec cat gives the same bytes as the fiber executor, for any shape", () =>
-    Effect.gen(function*() {
-      const inThreads = yield* Layer.build(threads)
-      const inFibers = yield* Layer.build(fibers)
-      yield* Effect.promise(() =>
-        FastCheck.assert(
-          FastCheck.asyncProperty(adversarialBytes, FastCheck.integer({ min: 1, max: 9 }), (bytes, chunks) =>
-            Effect.runPromise(Effect.gen(function*() {
-              const viaThreads = yield* Effect.provide(runOutput(bytes, chunks, "cat"), inThreads)
-              const viaFibers = yield* Effect.provide(runOutput(bytes, chunks, "cat"), inFibers)
-              expect(viaThreads).toEqual(viaFibers)
-              expect(viaThreads).toEqual(Buffer.from(bytes))
-            }))),
-          { numRuns: 10 }
-        )
-      )
-    }).pipe(Effect.scoped), 120_000)
+    sameAsFibers((bytes, chunks) => runOutput(bytes, chunks, "cat"), (output) => output, 10), 120_000)
 
   it.live("a failing command's typed error crosses the thread unchanged", () =>
     Effect.gen(function*() {
