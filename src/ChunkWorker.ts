@@ -31,6 +31,50 @@ const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(strea
   })
 
 /**
+ * A Copy task whose store copies ranges itself (file to file): the chunk's resolved range
+ * `[alignUp(a), alignUp(b))`, the very bytes `readChunk` would stream (the same rule, and an
+ * empty approximate range reads nothing), is found with two boundary searches, then copied by
+ * the store under `retrying`, its bytes counted as they are written. A store that refuses
+ * after all falls back to `streamed`.
+ */
+const copyDirectly = <E, R>(
+  task: ChunkTask,
+  counters: { readonly run: Stats["Type"]; readonly chunk: Stats["Type"]; readonly bytesOut: Ref.Ref<number> },
+  streamed: Effect.Effect<void, E, R>
+) =>
+  Effect.gen(function*() {
+    const boundary = yield* Boundary
+    const store = yield* ObjectStore
+    const { bytesOut, chunk, run } = counters
+    const options = { lookahead: task.lookahead }
+    const [start, end] = task.approx.start >= task.approx.end
+      ? [0, 0]
+      : yield* Effect.all([
+        boundary.alignUp(task.source, task.version, task.approx.start, options),
+        boundary.alignUp(task.source, task.version, task.approx.end, options)
+      ], { concurrency: 2 })
+    // Called from the copy loop, outside any fiber, once per buffer (1 MiB): a few cheap updates.
+    const progress = (bytes: number) =>
+      Effect.runSync(Effect.all([
+        increment(chunk.bytesDone, bytes),
+        increment(run.bytesDone, bytes),
+        increment(chunk.bytesFetched, bytes)
+      ], { discard: true }))
+    const contentType = task.version.contentType
+    // As in the streamed path, a retried copy counts its bytes afresh.
+    const attempt = Effect.gen(function*() {
+      const counted = yield* Ref.getAndSet(chunk.bytesDone, 0)
+      yield* increment(run.bytesDone, -counted)
+      yield* Ref.set(bytesOut, 0)
+      yield* store.copyRange(task.output, task.source, task.version, { start, end }, { contentType, progress })
+      yield* Ref.set(bytesOut, end - start)
+    })
+    yield* retrying(ObjectUri.format(task.output), attempt).pipe(
+      Effect.catchTag("CopyRangeUnsupportedError", () => streamed)
+    )
+  })
+
+/**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
  * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
  * write that fails transiently is retried (re-reading the chunk). The chunk's requests and
@@ -63,7 +107,10 @@ export const runChunk = (task: ChunkTask) =>
       yield* Ref.set(bytesOut, 0)
       yield* store.put(task.output, counting((bytes) => increment(bytesOut, bytes))(output), putOptions)
     })
-    yield* retrying(ObjectUri.format(task.output), attempt).pipe(Effect.provideService(Stats, chunk))
+    const streamed = retrying(ObjectUri.format(task.output), attempt)
+    yield* (task.action._tag === "Copy" && store.canCopyRange(task.output, task.source)
+      ? copyDirectly(task, { run, chunk, bytesOut }, streamed)
+      : streamed).pipe(Effect.provideService(Stats, chunk))
     const counts = yield* read(chunk)
     yield* Effect.all([
       increment(run.requests, counts.requests),

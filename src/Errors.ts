@@ -138,6 +138,19 @@ export class ComposeUnsupportedError extends Data.TaggedError("ComposeUnsupporte
 }
 
 /**
+ * The store cannot copy a byte range of one object to another without streaming it (the
+ * caller streams instead): S3 and memory stores, or a source and target in different stores.
+ * Local only.
+ */
+export class CopyRangeUnsupportedError extends Data.TaggedError("CopyRangeUnsupportedError")<{
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot copy a range directly: ${this.reason}`
+  }
+}
+
+/**
  * Our standard output was closed by its reader (`| head`): the end of the run, not a fault.
  * The process edge exits quietly with 141, as a Unix filter killed by SIGPIPE would. Local only.
  */

@@ -2,7 +2,9 @@
  * `ObjectStore` over the local file system (`@effect/platform` FileSystem): the embedded
  * default. A file's "ETag" is its size, modification time and inode, so a file rewritten
  * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
- * target and rename it, so a reader never sees a half-written object. A prefix is a directory:
+ * target and rename it, so a reader never sees a half-written object; `copyRange` does the same,
+ * its bytes moved fd to fd by `FileRangeCopy` (node:fs directly, outside the `FileSystem`
+ * service, which has no positional I/O). A prefix is a directory:
  * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -13,9 +15,21 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as NodePath from "node:path"
-import { AccessDeniedError, ComposeUnsupportedError, InvalidSourceError, ObjectChangedError, ObjectNotFoundError, StoreError } from "./Errors.js"
+import type { ByteRange } from "./ByteRange.js"
+import {
+  AccessDeniedError,
+  ComposeUnsupportedError,
+  CopyRangeUnsupportedError,
+  InvalidSourceError,
+  ObjectChangedError,
+  ObjectNotFoundError,
+  StoreError
+} from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
+import { copyFileRange } from "./FileRangeCopy.js"
+import type { FileCopyError } from "./FileRangeCopy.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
+import type { CopyRangeOptions } from "./ObjectStore.js"
 import { FileUri } from "./ObjectUri.js"
 import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
@@ -28,6 +42,17 @@ const toStoreError = (uri: ObjectUri) => (error: PlatformError): ObjectStoreErro
   }
   return new StoreError({ uri: where, reason: error.message })
 }
+
+/** The same classification as `toStoreError`, for a system call made outside `FileSystem`. */
+const fromCopyError = (uri: ObjectUri) => (error: FileCopyError): ObjectStoreError => {
+  const where = format(uri)
+  if (error.code === "ENOENT") return new ObjectNotFoundError({ uri: where })
+  if (error.code === "EACCES") return new AccessDeniedError({ uri: where, detail: error.reason })
+  return new StoreError({ uri: where, reason: error.reason })
+}
+
+/** A name beside `path` for writing it before it is renamed into place. */
+const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
 
 const pathOf = (uri: ObjectUri): Effect.Effect<string, StoreError> =>
   uri._tag === "FileUri"
@@ -55,6 +80,34 @@ export const make = Effect.gen(function*() {
       Effect.mapError(toStoreError(prefix))
     )
 
+  /** Fails with `ObjectChangedError` unless the object at `uri` is still `version`. */
+  const ensureVersion = (uri: ObjectUri, version: ObjectVersion) =>
+    Effect.flatMap(head(uri), (current) =>
+      current.etag === version.etag
+        ? Effect.void
+        : Effect.fail(new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })))
+
+  const copyRange = (target: ObjectUri, source: ObjectUri, version: ObjectVersion, range: ByteRange, options?: CopyRangeOptions) =>
+    Effect.gen(function*() {
+      const from = yield* pathOf(source)
+      const to = yield* pathOf(target)
+      yield* ensureVersion(source, version)
+      yield* fs.makeDirectory(NodePath.dirname(to), { recursive: true }).pipe(Effect.mapError(toStoreError(target)))
+      const temporary = temporaryFor(to)
+      yield* copyFileRange(from, temporary, range, options?.progress).pipe(
+        Effect.catchAll((error) =>
+          error.endedAt !== undefined
+            // The file is shorter than its version: it changed (or the version was never its own).
+            ? Effect.zipRight(ensureVersion(source, version), Effect.fail(new StoreError({ uri: format(source), reason: error.reason })))
+            : Effect.fail(fromCopyError(error.side === "source" ? source : target)(error))
+        ),
+        // Bytes read while the file changed are from two versions: never rename them into place.
+        Effect.zipRight(ensureVersion(source, version)),
+        Effect.zipRight(fs.rename(temporary, to).pipe(Effect.mapError(toStoreError(target)))),
+        Effect.onExit((exit) => exit._tag === "Failure" ? Effect.ignore(fs.remove(temporary, { force: true })) : Effect.void)
+      )
+    })
+
   return ObjectStore.of({
     head,
     get: (uri, version, range) =>
@@ -74,7 +127,7 @@ export const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const path = yield* pathOf(uri)
         yield* fs.makeDirectory(NodePath.dirname(path), { recursive: true }).pipe(Effect.mapError(toStoreError(uri)))
-        const temporary = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+        const temporary = temporaryFor(path)
         yield* Stream.run(body, fs.sink(temporary)).pipe(
           Effect.catchIf(isPlatformError, (error) => Effect.fail(toStoreError(uri)(error))),
           Effect.zipRight(fs.rename(temporary, path).pipe(Effect.mapError(toStoreError(uri)))),
@@ -82,6 +135,11 @@ export const make = Effect.gen(function*() {
         )
       }),
     compose: () => Effect.fail(new ComposeUnsupportedError({ reason: "local files are concatenated by streaming" })),
+    canCopyRange: (target, source) => target._tag === "FileUri" && source._tag === "FileUri",
+    copyRange: (target, source, version, range, options) =>
+      target._tag === "FileUri" && source._tag === "FileUri"
+        ? copyRange(target, source, version, range, options)
+        : Effect.fail(new CopyRangeUnsupportedError({ reason: "the local file store cannot reach S3 objects" })),
     remove: (uri) =>
       Effect.flatMap(pathOf(uri), (path) =>
         fs.remove(path, { force: true }).pipe(Effect.mapError(toStoreError(uri)))),

@@ -13,7 +13,7 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import type * as Duration from "effect/Duration"
 import type { ByteRange } from "./ByteRange.js"
-import { ObjectChangedError, ObjectNotFoundError, TransientStoreError } from "./Errors.js"
+import { CopyRangeUnsupportedError, ObjectChangedError, ObjectNotFoundError, TransientStoreError } from "./Errors.js"
 import { retryingInStore } from "./Retry.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import { FileUri, S3Uri } from "./ObjectUri.js"
@@ -160,6 +160,8 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
                 : Effect.succeed(found)))),
           Effect.flatMap((found) => write(format(target), Buffer.concat(found.map((object) => object.bytes))))
         ),
+      canCopyRange: () => false,
+      copyRange: () => Effect.fail(new CopyRangeUnsupportedError({ reason: "the in-memory store streams every copy" })),
       list: (prefix) =>
         retryingInStore(format(prefix), admit({ op: "list", uri: format(prefix) })).pipe(
           Effect.zipRight(under(prefix)),

@@ -12,7 +12,7 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type { ByteRange } from "./ByteRange.js"
-import type { ComposeUnsupportedError, ObjectStoreError, RetriesExhaustedError } from "./Errors.js"
+import type { ComposeUnsupportedError, CopyRangeUnsupportedError, ObjectStoreError, RetriesExhaustedError } from "./Errors.js"
 import type { ObjectUri } from "./ObjectUri.js"
 
 /** The version of an object recorded by one HEAD at plan time; every read is pinned to it. */
@@ -30,6 +30,17 @@ export interface PutOptions {
   readonly contentType?: string
   /** The expected size in bytes, if known: lets a multipart upload choose large enough parts at once. */
   readonly sizeHint?: number
+}
+
+/** How to copy a range with `copyRange`. */
+export interface CopyRangeOptions {
+  /** The media type to record with the copy (stores without one ignore it). */
+  readonly contentType?: string | undefined
+  /**
+   * Called with each count of bytes written to the target as the copy proceeds (their sum is
+   * the range's length when it succeeds). Called synchronously; it must not throw.
+   */
+  readonly progress?: ((bytes: number) => void) | undefined
 }
 
 /** One object found by `list`. */
@@ -90,6 +101,28 @@ export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore,
     sources: ReadonlyArray<ComposeSource>,
     options?: { readonly contentType?: string | undefined }
   ) => Effect.Effect<void, ObjectStoreError | RetriesExhaustedError | ComposeUnsupportedError>
+  /**
+   * Whether `copyRange(target, source, ...)` can be done by this store: answered from the
+   * URIs alone, without I/O. When false, `copyRange` fails with `CopyRangeUnsupportedError`.
+   */
+  readonly canCopyRange: (target: ObjectUri, source: ObjectUri) => boolean
+  /**
+   * Writes the bytes of the half-open `range` of `source` (which must lie within
+   * `[0, version.size)`, and may be empty) to `target`, replacing any object there, without
+   * the bytes passing through Effect streams (files: fd to fd through one reused buffer). The
+   * source is pinned to `version`: a source that is not that version before the copy, or is no
+   * longer that version after it, fails with `ObjectChangedError`, and nothing is written. The
+   * target becomes visible only once complete; on any failure or interruption nothing is left
+   * behind. One attempt (retries belong to the caller). Stores that cannot (S3, memory, a
+   * source and target in different stores) fail with `CopyRangeUnsupportedError`.
+   */
+  readonly copyRange: (
+    target: ObjectUri,
+    source: ObjectUri,
+    version: ObjectVersion,
+    range: ByteRange,
+    options?: CopyRangeOptions
+  ) => Effect.Effect<void, ObjectStoreError | CopyRangeUnsupportedError>
   /** Removes the object at `uri`; removing an absent object succeeds. One request. */
   readonly remove: (uri: ObjectUri) => Effect.Effect<void, ObjectStoreError>
   /**

@@ -34,6 +34,7 @@ import {
   AccessDeniedError,
   BucketNotFoundError,
   ComposeUnsupportedError,
+  CopyRangeUnsupportedError,
   ObjectChangedError,
   ObjectNotFoundError,
   StoreError,
@@ -475,7 +476,18 @@ export const make = (settings: S3Settings) =>
         })
       })
 
-    return ObjectStore.of({ head, get, put, compose, remove, list, removeAll })
+    return ObjectStore.of({
+      head,
+      get,
+      put,
+      compose,
+      // UploadPartCopy could copy a range server-side; until then S3 parts are streamed.
+      canCopyRange: () => false,
+      copyRange: () => Effect.fail(new CopyRangeUnsupportedError({ reason: "S3 parts are streamed" })),
+      remove,
+      list,
+      removeAll
+    })
   })
 
 /** The S3 store with explicit settings; the client is destroyed when the layer is released. */
