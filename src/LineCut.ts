@@ -63,7 +63,9 @@ export class ChunkCutter {
 
   get initial(): CutterState {
     const { start, end } = this.approx
-    if (start >= end) return { phase: "done", offset: this.firstOffset, start: start >= this.objectSize ? this.objectSize : undefined }
+    if (start >= end) {
+      return { phase: "done", offset: this.firstOffset, start: start === 0 ? 0 : start >= this.objectSize ? this.objectSize : undefined }
+    }
     return start === 0 ? { phase: "pass", offset: 0, start: 0 } : { phase: "skip", offset: this.firstOffset, start: undefined }
   }
 
