@@ -26,6 +26,13 @@ const MIN_WINDOW = 64 * 1024
 export interface ReadOptions {
   /** Bytes read past the approximate end in the first request, to find the last line's end. */
   readonly lookahead: number
+  /**
+   * `readChunk` only: told the chunk's resolved start `alignUp(a)` once per read, before the
+   * chunk's first byte is emitted (or before the stream ends, for an empty chunk). It comes
+   * from the bytes read anyway; only an empty chunk whose line runs past its end reads on to
+   * that line's end (windows from where the chunk's read stopped, as `alignUp`).
+   */
+  readonly onStart?: (start: number) => Effect.Effect<void>
 }
 
 export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
@@ -46,7 +53,8 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
    * `[a, b)`: exactly the lines whose first byte lies in `[a, b)`, possibly none. One GET of
    * `[a - 1, b + lookahead)` in the common case, then doubling windows until the end of the
    * last line; the body is abandoned as soon as the chunk is complete. An empty approximate
-   * range makes no request. Retries and resumes as `Retry.readRange`.
+   * range makes no request (but for `onStart`, when it lies before the end of the object).
+   * Retries and resumes as `Retry.readRange`.
    */
   readonly readChunk: (
     uri: ObjectUri,
@@ -56,13 +64,20 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
   ) => Stream.Stream<Uint8Array, ReadError, Stats>
 }>() {}
 
+type Cutting<E, R> = Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E, E, unknown, unknown, R>
+
 /**
  * The cutter as one stream stage: each incoming chunk of pieces is cut in a plain loop (a
  * chunk's middle pieces pass through untouched, only its first and last windows are searched),
- * and the stage ends, releasing the upstream read, as soon as the chunk is complete.
+ * and the stage ends, releasing the upstream read, as soon as the chunk is complete. With
+ * `announce`, the first state that knows the start (or the last one, when none does) is
+ * announced once, before any byte is written.
  */
-const cutting = <E>(cutter: ChunkCutter): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E, E, unknown, unknown> => {
-  const loop = (state: CutterState): Channel.Channel<Chunk.Chunk<Uint8Array>, Chunk.Chunk<Uint8Array>, E, E, unknown, unknown> =>
+const cutting = <E, R>(
+  cutter: ChunkCutter,
+  announce: ((state: CutterState) => Effect.Effect<void, E, R>) | undefined
+): Cutting<E, R> => {
+  const loop = (state: CutterState, announced: boolean): Cutting<E, R> =>
     Channel.readWithCause({
       onInput: (pieces: Chunk.Chunk<Uint8Array>) => {
         const out: Array<Uint8Array> = []
@@ -71,14 +86,19 @@ const cutting = <E>(cutter: ChunkCutter): Channel.Channel<Chunk.Chunk<Uint8Array
           const [next, output] = cutter.step(current, piece)
           current = next
           if (output.bytes.length > 0) out.push(output.bytes)
-          if (output.done) return out.length > 0 ? Channel.write(Chunk.unsafeFromArray(out)) : Channel.void
+          if (output.done) break
         }
-        return out.length > 0 ? Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop(current)) : loop(current)
+        const done = current.phase === "done"
+        const written = out.length > 0 ? Channel.write(Chunk.unsafeFromArray(out)) : Channel.void
+        const rest: Cutting<E, R> = done ? written : Channel.zipRight(written, loop(current, announced))
+        // Bytes are written only once the start is known, so announcing first keeps the order.
+        if (announced || (current.start === undefined && !done)) return rest
+        return Channel.zipRight(Channel.fromEffect(announce!(current)), done ? rest : Channel.zipRight(written, loop(current, true)))
       },
       onFailure: Channel.failCause,
-      onDone: () => Channel.void
+      onDone: () => (announced ? Channel.void : Channel.fromEffect(announce!(state)))
     })
-  return loop(cutter.initial)
+  return loop(cutter.initial, announce === undefined)
 }
 
 export const make = Effect.gen(function*() {
@@ -113,11 +133,18 @@ export const make = Effect.gen(function*() {
   }
 
   const readChunk = (uri: ObjectUri, version: ObjectVersion, approx: ByteRange, options: ReadOptions) => {
-    if (approx.start >= approx.end) return Stream.empty
     const cutter = new ChunkCutter(approx, version.size)
+    const onStart = options.onStart
+    // A state with no start has seen no newline in [a - 1, offset): the start is alignUp(offset + 1).
+    const announce = onStart === undefined ? undefined : (state: CutterState) =>
+      Effect.flatMap(
+        state.start === undefined ? alignUp(uri, version, state.offset + 1, options) : Effect.succeed(state.start),
+        onStart
+      )
+    if (approx.start >= approx.end) return announce === undefined ? Stream.empty : Stream.execute(announce(cutter.initial))
     const firstEnd = approx.end >= version.size ? version.size : approx.end + options.lookahead
     return windows(uri, version, cutter.firstOffset, firstEnd, Math.max(options.lookahead, MIN_WINDOW) * 2).pipe(
-      Stream.pipeThroughChannel(cutting<ReadError>(cutter)),
+      Stream.pipeThroughChannel(cutting(cutter, announce)),
       Stream.provideService(ObjectStore, store)
     )
   }

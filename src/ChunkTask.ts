@@ -25,7 +25,14 @@ export class ChunkTask extends Schema.Class<ChunkTask>("ChunkTask")({
   lookahead: Schema.Number,
   action: ChunkAction,
   /** Where the chunk's output is written (replacing what is there). */
-  output: ObjectUri
+  output: ObjectUri,
+  /** N, the number of chunks of the job (`S3SPLIT_CHUNKS` for an `Exec` command). */
+  chunks: Schema.optional(Schema.Number),
+  /**
+   * The object's header lines (`run --header`), which the plan leaves out: an `Exec` command
+   * reads them before the chunk's own lines. Base64 in JSON, at most `Header.MAX_BYTES`.
+   */
+  header: Schema.optional(Schema.Uint8ArrayFromBase64)
 }) {}
 
 export class ChunkResult extends Schema.Class<ChunkResult>("ChunkResult")({

@@ -11,7 +11,7 @@ import * as Stream from "effect/Stream"
 import { Boundary } from "./Boundary.js"
 import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
-import { pipeThrough } from "./Exec.js"
+import { commandOutput } from "./CommandContext.js"
 import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { retrying } from "./Retry.js"
@@ -88,11 +88,14 @@ export const runChunk = (task: ChunkTask) =>
     const chunk = yield* Stats.make
     const started = yield* Clock.currentTimeMillis
     const bytesOut = yield* Ref.make(0)
-    const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead }).pipe(
+    // The chunk's resolved start, set by the reader before its first byte (a command's S3SPLIT_OFFSET).
+    const start = yield* Ref.make(task.approx.start)
+    const onStart = task.action._tag === "Exec" ? { onStart: (at: number) => Ref.set(start, at) } : {}
+    const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead, ...onStart }).pipe(
       counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
       Stream.provideService(Stats, chunk)
     )
-    const output = task.action._tag === "Copy" ? input : pipeThrough(task.action.command, task.index, input)
+    const output = task.action._tag === "Copy" ? input : commandOutput(task, task.action.command, input, Ref.get(start))
     // A part is a slice of the source: same media type, about the approximate range in size.
     const putOptions = task.action._tag === "Copy"
       ? {

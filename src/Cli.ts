@@ -19,6 +19,7 @@ import * as Os from "node:os"
 import { benchCommand } from "./bench/BenchCommand.js"
 import { StdoutClosedError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
+import * as Header from "./Header.js"
 import * as ObjectUri from "./ObjectUri.js"
 import * as Layers from "./Layers.js"
 import { chunkCount, MAX_CHUNKS } from "./Planner.js"
@@ -113,6 +114,11 @@ const workPrefix = Options.text("work-prefix").pipe(
   Options.optional
 )
 const exec = Options.text("exec").pipe(Options.withDescription("the command each chunk is piped through (/bin/sh -c)"))
+const header = Options.text("header").pipe(
+  Options.withDescription("the first N lines are the object's header: every chunk's command reads them before its own lines (default 0)"),
+  Options.mapEffect(validated(Header.parseLines)),
+  Options.withDefault(0)
+)
 const runOut = Options.text("out").pipe(
   Options.withDescription("write the merged output to one object (a path or s3://bucket/key) instead of stdout"),
   Options.optional
@@ -223,7 +229,7 @@ const stdoutDestination = { _tag: "Sink", write: writeStdout } as const
 
 const runCommand = Command.make(
   "run",
-  { source, chunks, chunkSize, exec, out: runOut, backend, functionName, concurrency, workPrefix, lookahead, endpoint, json },
+  { source, chunks, chunkSize, exec, header, out: runOut, backend, functionName, concurrency, workPrefix, lookahead, endpoint, json },
   (args) =>
     Effect.gen(function*() {
       const job = yield* parseJob(args)
@@ -233,15 +239,18 @@ const runCommand = Command.make(
         return yield* new UsageError({ reason: "--backend lambda needs --work-prefix s3://bucket/prefix/ for the workers' outputs" })
       }
       const version = yield* headSource(job.source)
-      yield* checkChunkCount(version.size, job.spec)
+      // One small read from byte 0; the chunks are planned over the bytes after the header.
+      const headerBytes = yield* Header.read(job.source, version, args.header)
+      const planned = version.size - headerBytes.length
+      yield* checkChunkCount(planned, job.spec)
       const workDir = yield* workLocation(prefix)
       const results = yield* run(
-        { ...job, command: args.exec, workDir },
+        { ...job, command: args.exec, workDir, header: headerBytes },
         version,
         outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri }
       ).pipe(
         // The progress line shares the terminal only when the output does not go to it.
-        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
+        outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(planned, chunkCount(planned, job.spec))
       )
       if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results)))
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName, args.concurrency)))

@@ -50,19 +50,25 @@ const release = (child: ChildProcess) =>
 /**
  * The stdout of `command` fed with `input`. The input's own failure wins over the command's
  * exit status (the command is killed then). A command that stops reading early (`head`) is
- * not an error: the rest of the input is simply not sent.
+ * not an error: the rest of the input is simply not sent. `options.env` is added to this
+ * process's environment for the command (its values win).
  */
 export const pipeThrough = <E>(
   command: string,
   index: number,
-  input: Stream.Stream<Uint8Array, E>
+  input: Stream.Stream<Uint8Array, E>,
+  options?: { env?: Record<string, string> }
 ): Stream.Stream<Uint8Array, E | WorkerFailedError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const failed = (reason: string, tail = "", exitCode?: number) =>
       new WorkerFailedError({ index, reason, tail, ...(exitCode === undefined ? {} : { exitCode }) })
     // Its own process group, so that stopping it stops the whole pipeline the shell started.
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true })),
+      Effect.sync(() => spawn("/bin/sh", ["-c", command], {
+        stdio: ["pipe", "pipe", "pipe"],
+        detached: true,
+        ...(options?.env === undefined ? {} : { env: { ...process.env, ...options.env } })
+      })),
       release
     )
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()

@@ -19,10 +19,17 @@ export const alignUpIn = (bytes: Uint8Array, x: number): number => {
   return newline === -1 ? bytes.length : newline + 1
 }
 
-/** Cutter state: `offset` is the absolute position of the next byte to arrive. */
+/**
+ * Cutter state: `offset` is the absolute position of the next byte to arrive; `start` is the
+ * resolved start `alignUp(a)` once the bytes seen decide it. It stays undefined while skipping,
+ * and when the chunk turns out empty before its first line start was seen (a line that runs
+ * past b - 1, or an empty approximate range): then `alignUp(a) = alignUp(offset + 1)`, since no
+ * newline lies in `[a - 1, offset)`.
+ */
 export interface CutterState {
   readonly phase: "skip" | "pass" | "done"
   readonly offset: number
+  readonly start: number | undefined
 }
 
 /** What a step yields: the bytes of the chunk found in this piece, and whether the chunk is complete. */
@@ -55,9 +62,11 @@ export class ChunkCutter {
   }
 
   get initial(): CutterState {
-    return this.approx.start === 0 || this.approx.start >= this.approx.end
-      ? { phase: this.approx.start >= this.approx.end ? "done" : "pass", offset: this.firstOffset }
-      : { phase: "skip", offset: this.firstOffset }
+    const { start, end } = this.approx
+    if (start >= end) {
+      return { phase: "done", offset: this.firstOffset, start: start === 0 ? 0 : start >= this.objectSize ? this.objectSize : undefined }
+    }
+    return start === 0 ? { phase: "pass", offset: 0, start: 0 } : { phase: "skip", offset: this.firstOffset, start: undefined }
   }
 
   step(state: CutterState, piece: Uint8Array): readonly [CutterState, CutterOutput] {
@@ -70,21 +79,23 @@ export class ChunkCutter {
         // No newline in [a-1, offset): if that covers b-1, the line starting after it also
         // starts after b, so no line starts in [a, b) and the chunk is empty.
         return offset > this.endSearchFrom
-          ? [{ phase: "done", offset }, { bytes: EMPTY, done: true }]
-          : [{ phase: "skip", offset }, { bytes: EMPTY, done: false }]
+          ? [{ phase: "done", offset, start: undefined }, { bytes: EMPTY, done: true }]
+          : [{ phase: "skip", offset, start: undefined }, { bytes: EMPTY, done: false }]
       }
       if (state.offset + newline >= this.endSearchFrom) {
-        return [{ phase: "done", offset: state.offset + newline + 1 }, { bytes: EMPTY, done: true }]
+        const offset = state.offset + newline + 1
+        return [{ phase: "done", offset, start: offset }, { bytes: EMPTY, done: true }]
       }
       from = newline + 1
     }
+    const start = state.start ?? state.offset + from
     const searchFrom = Math.max(from, this.endSearchFrom - state.offset)
     const newline = searchFrom < piece.length ? piece.indexOf(NEWLINE, searchFrom) : -1
     if (newline !== -1) {
-      return [{ phase: "done", offset: state.offset + newline + 1 }, { bytes: piece.subarray(from, newline + 1), done: true }]
+      return [{ phase: "done", offset: state.offset + newline + 1, start }, { bytes: piece.subarray(from, newline + 1), done: true }]
     }
     return [
-      { phase: "pass", offset: state.offset + piece.length },
+      { phase: "pass", offset: state.offset + piece.length, start },
       { bytes: from === 0 ? piece : piece.subarray(from), done: false }
     ]
   }

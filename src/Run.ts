@@ -38,6 +38,12 @@ export interface RunOptions {
   readonly lookahead: number
   /** A directory or prefix, private to this run, where the workers write their outputs. */
   readonly workDir: ObjectUri.ObjectUri
+  /**
+   * The object's header (`Header.read`, `run --header`): the bytes `[0, header.length)`, left
+   * out of the plan and fed to every chunk's command before its own lines. The same bytes are
+   * what a merge compares an output's leading lines with, to keep one header.
+   */
+  readonly header?: Uint8Array | undefined
 }
 
 /** The name of chunk `index`'s output in the work location. */
@@ -62,15 +68,20 @@ const readWhole = (uri: ObjectUri.ObjectUri) =>
  * one starts, and nothing is committed.
  */
 export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) => {
-  const tasks = plan(version.size, options.spec).map((approx, index) =>
+  // With a header, the plan covers the bytes after it: `[headerEnd, S)`, its cut points shifted.
+  const header = options.header !== undefined && options.header.length > 0 ? { header: options.header } : {}
+  const headerEnd = options.header?.length ?? 0
+  const tasks = plan(version.size - headerEnd, options.spec).map((approx, index, all) =>
     new ChunkTask({
       index,
       source: options.source,
       version,
-      approx,
+      approx: { start: headerEnd + approx.start, end: headerEnd + approx.end },
       lookahead: options.lookahead,
       action: new ExecAction({ command: options.command }),
-      output: ObjectUri.child(options.workDir, outputName(index))
+      output: ObjectUri.child(options.workDir, outputName(index)),
+      chunks: all.length,
+      ...header
     })
   )
   return Effect.gen(function*() {

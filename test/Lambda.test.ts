@@ -97,6 +97,23 @@ describe("run --backend lambda", () => {
     expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
   })
 
+  it("each command gets its context (split's resolved starts) and, with --header, the header before its own lines", async () => {
+    plan = () => "pass"
+    const source = `s3://${BUCKET}/logs/app.log`
+    const context = await lambdaRun("echo \"$S3SPLIT_CHUNK $S3SPLIT_CHUNKS $S3SPLIT_OFFSET $S3SPLIT_SOURCE\"")
+    expect(context.stderr).toBe("")
+    const rows = lines((await cli(["split", source, "--chunks", "4", "--json"])).stdout).map((line) => JSON.parse(line))
+    expect(lines(context.stdout)).toEqual(rows.map((row) => `${row.index} 4 ${row.start} ${source}`))
+    const remote = await lambdaRun("cat", ["--header", "2"])
+    expect(remote.stderr).toBe("")
+    // Every chunk's command read the two header lines, then its own lines.
+    const text = OBJECT.toString("utf8")
+    const header = text.slice(0, text.indexOf("\n", text.indexOf("\n") + 1) + 1)
+    const outputs = remote.stdout.split(header)
+    expect(outputs).toHaveLength(5)
+    expect(header + outputs.join("")).toBe(text)
+  })
+
   it("survives a 429 from Lambda: the Invoke is retried", async () => {
     planNext((n) => (n === 0 || n === 2 ? "throttle" : "pass"))
     const before = lambda.invocations().length
