@@ -1,7 +1,7 @@
 /**
  * The program every worker runs for one task, in a fiber or in a Lambda: read the resolved
  * chunk straight from the source, pass it through the task's action (as is, or through a
- * shell command), and stream the result to the task's output. Only the layers differ.
+ * shell command told its context: `CommandContext`), and stream the result to the task's output. Only the layers differ.
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"

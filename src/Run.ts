@@ -62,8 +62,9 @@ const readWhole = (uri: ObjectUri.ObjectUri) =>
   }))
 
 /**
- * Runs `options.command` on every chunk of the source `version` and delivers the outputs, in
- * chunk order, to `destination`. Returns each chunk's counts, in order. The first chunk to
+ * Runs `options.command` on every chunk of the source `version` (with its context in the
+ * environment and `options.header` first on its stdin: `CommandContext`) and delivers the
+ * outputs, in chunk order, to `destination`. Returns each chunk's counts, in order. The first chunk to
  * fail fails the run with its own error at once: the other workers are interrupted, no new
  * one starts, and nothing is committed.
  */
