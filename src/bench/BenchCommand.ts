@@ -53,7 +53,7 @@ const jobs = Options.integer("jobs").pipe(
   Options.withDefault(2)
 )
 const cli = Options.text("cli").pipe(
-  Options.withDescription("tools, memory: an s3split bundle to measure, [LABEL=]PATH, repeatable (default s3split=dist/cli.mjs, built if missing)"),
+  Options.withDescription("tools, memory: an s3split bundle to measure, [LABEL=]PATH[#BACKEND,...], repeatable (default s3split=dist/cli.mjs, built if missing)"),
   Options.repeated
 )
 const backends = Options.text("backends").pipe(
@@ -181,13 +181,21 @@ export const toOptions = (args: {
     } satisfies Bench.BenchOptions
   })
 
-/** `[LABEL=]PATH` bundles; this package's `dist/cli.mjs` as `s3split` when none is given. */
+/**
+ * `[LABEL=]PATH[#BACKEND,...]` bundles (an older bundle without `--backend` runs with `#local`);
+ * this package's `dist/cli.mjs` as `s3split` when none is given.
+ */
 const parseClis = (specs: ReadonlyArray<string>): ReadonlyArray<Tools.Cli> =>
   specs.length === 0
     ? [{ label: "s3split", path: path.join(packageRoot(), "dist", "cli.mjs") }]
     : specs.map((spec) => {
-      const at = spec.indexOf("=")
-      return { label: at < 0 ? "s3split" : spec.slice(0, at), path: path.resolve(at < 0 ? spec : spec.slice(at + 1)) }
+      const [head, tail] = spec.split("#") as [string, string | undefined]
+      const at = head.indexOf("=")
+      return {
+        label: at < 0 ? "s3split" : head.slice(0, at),
+        path: path.resolve(at < 0 ? head : head.slice(at + 1)),
+        backends: tail === undefined ? undefined : tail.split(",").map((name) => name.trim()).filter((name) => name !== "")
+      }
     })
 
 /** A comma-separated subset of `allowed` (all of it when absent). */

@@ -26,10 +26,11 @@ import { quote } from "./Workbench.js"
 export const JOB_KEYS = ["split", "gzip", "cat", "s3"] as const
 export type JobKey = typeof JOB_KEYS[number]
 
-/** An s3split bundle to measure, and its name in the report. */
+/** An s3split bundle to measure, its name in the report, and its backends (default: `backends`). */
 export interface Cli {
   readonly label: string
   readonly path: string
+  readonly backends?: ReadonlyArray<string> | undefined
 }
 
 export interface ToolsOptions {
@@ -269,7 +270,7 @@ export const run = (options: ToolsOptions, log: (line: string) => Effect.Effect<
     yield* log(`bench tools: ${formatBytes(bench.bytes)} source, local S3 at ${bench.endpoint}, measured with ${bench.meter}`)
     const pin = options.cpus === undefined ? "" : `taskset -c ${options.cpus} `
     const variants = clis.flatMap((cli) =>
-      options.backends.map((backend) => ({
+      (cli.backends ?? options.backends).map((backend) => ({
         label: `${cli.label} (${backend})`,
         command: (args: string) => `${pin}${quote(process.execPath)} ${quote(cli.path)} ${args}${backend === "local" ? "" : ` --backend ${backend}`}`
       }))
