@@ -53,6 +53,10 @@ export const DEFAULT_PART_BUDGET = 64 * MiB
  * byte is read and gives it back once it is uploaded (or the upload ended), so whatever the
  * number of concurrent uploads, at most `bytes` of parts are held. A part larger than the
  * whole budget takes all of it (it cannot be held in less).
+ *
+ * The budget also keeps the buffers of full-size parts that were uploaded, for the next parts
+ * of that size: a process then allocates at most `bytes` of such buffers in all and leaves no
+ * garbage per part (which the garbage collector would free late, raising the peak RSS).
  */
 export interface PartBudget {
   /** The cap, in bytes. */
@@ -63,6 +67,13 @@ export interface PartBudget {
   readonly release: (bytes: number) => Effect.Effect<void>
   /** The bytes taken now (for tests and reports). */
   readonly inUse: Effect.Effect<number>
+  /** A kept buffer of exactly `size` bytes, if any (its contents are stale). */
+  readonly reuse: (size: number) => Uint8Array | undefined
+  /**
+   * Keeps `buffer` for a later part of its size, once nothing refers to it any more (its
+   * request has completed); at most as many as the budget can hold at once.
+   */
+  readonly keep: (buffer: Uint8Array) => void
 }
 
 /** A budget of `bytes` (at least 1) for the uploads that share it. */
@@ -71,8 +82,17 @@ export const makeBudget = (bytes: number): Effect.Effect<PartBudget> =>
     const cap = Math.max(1, Math.floor(bytes))
     const semaphore = yield* Effect.makeSemaphore(cap)
     let taken = 0
+    const kept: Array<Uint8Array> = []
     return {
       bytes: cap,
+      reuse: (size) => {
+        const at = kept.findIndex((buffer) => buffer.length === size)
+        return at < 0 ? undefined : kept.splice(at, 1)[0]
+      },
+      keep: (buffer) => {
+        const sameSize = kept.filter((other) => other.length === buffer.length).length
+        if (buffer.length > 0 && (sameSize + 1) * buffer.length <= cap) kept.push(buffer)
+      },
       take: (wanted) => {
         const n = Math.min(Math.max(0, wanted), cap)
         // Only the wait is interruptible: once taken, the bytes are counted and returned.
@@ -109,11 +129,13 @@ export interface MultipartRequests<E> {
   readonly tooLarge: (bytes: number) => E
 }
 
-/** A part being filled: grows geometrically up to its capacity, so a tiny body costs little. */
+/**
+ * A part being filled: a kept buffer of its capacity when the budget has one, otherwise one
+ * that grows geometrically up to its capacity, so a tiny body costs little.
+ */
 class PartBuffer {
-  bytes = new Uint8Array(0)
   filled = 0
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number, public bytes: Uint8Array = new Uint8Array(0)) {}
   get full() {
     return this.filled === this.capacity
   }
@@ -131,6 +153,10 @@ class PartBuffer {
   }
   get contents() {
     return this.bytes.subarray(0, this.filled)
+  }
+  /** Hands a full-capacity buffer back to `budget` for reuse (call once its request completed). */
+  recycle(budget: PartBudget) {
+    if (this.bytes.length === this.capacity) budget.keep(this.bytes)
   }
 }
 
@@ -169,7 +195,8 @@ export const upload = <E, EB>(
     const nextPart = Effect.uninterruptibleMask((restore) =>
       Effect.map(restore(budget.take(partSize(partNumber, sizeHint))), (taken) => {
         filling = taken
-        return new PartBuffer(partSize(partNumber, sizeHint))
+        const capacity = partSize(partNumber, sizeHint)
+        return new PartBuffer(capacity, budget.reuse(capacity))
       })
     )
     let part = yield* nextPart
@@ -193,6 +220,7 @@ export const upload = <E, EB>(
       if (inFlight !== undefined) yield* Fiber.join(inFlight)
       const id = uploadId!
       const number = partNumber
+      const shipped = part
       const bytes = part.contents
       sent += bytes.length
       // Forked into the upload's scope: interrupted before the abort runs, never detached. The
@@ -204,6 +232,8 @@ export const upload = <E, EB>(
           return Effect.forkScoped(
             restore(Effect.map(requests.uploadPart(id, number, bytes), (etag) => {
               uploaded.push({ PartNumber: number, ETag: etag })
+              // Sent and answered: nothing refers to the bytes any more.
+              shipped.recycle(budget)
             })).pipe(Effect.ensuring(budget.release(held)))
           )
         })
@@ -225,7 +255,10 @@ export const upload = <E, EB>(
       })
 
     yield* Stream.runForEach(body, add)
-    if (uploadId === undefined) return yield* requests.putObject(part.contents)
+    if (uploadId === undefined) {
+      yield* requests.putObject(part.contents)
+      return part.recycle(budget)
+    }
     yield* ship(true)
     yield* Fiber.join(inFlight!)
     yield* requests.complete(uploadId, uploaded)

@@ -3,7 +3,8 @@
  * limit within 10,000 parts, a body of one part is one put, bytes are cut exactly, at most two
  * parts are held at once, and every failure or interruption aborts a started upload. Many
  * uploads sharing a part budget never hold more than it, counted from the bytes they pulled
- * and the parts acknowledged, step by step as the test lets one request finish at a time.
+ * and the parts acknowledged, step by step as the test lets one request finish at a time, and
+ * fill their full parts in no more buffers than the budget holds.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
@@ -149,9 +150,10 @@ describe("a part budget shared by many uploads", () => {
   const BUDGET = 4 * 8 * MiB
 
   /** Requests that hold every part and put until the test lets it finish, and count what is acknowledged. */
-  const held = (index: number, state: { waiting: Array<Deferred.Deferred<void>>; acked: Array<number>; parts: Array<Array<Uint8Array>> }): S3Multipart.MultipartRequests<string> => {
+  const held = (index: number, state: { waiting: Array<Deferred.Deferred<void>>; acked: Array<number>; parts: Array<Array<Uint8Array>>; buffers?: Set<ArrayBufferLike> }): S3Multipart.MultipartRequests<string> => {
     const wait = (bytes: Uint8Array, done: () => void) =>
       Effect.gen(function*() {
+        if (bytes.length === 8 * MiB) state.buffers?.add(bytes.buffer)
         const gate = yield* Deferred.make<void>()
         state.waiting.push(gate)
         yield* Deferred.await(gate)
@@ -171,7 +173,12 @@ describe("a part budget shared by many uploads", () => {
   it.effect("16 uploads of 3 parts each never hold more than the budget, and all complete byte for byte", () =>
     Effect.gen(function*() {
       const budget = yield* S3Multipart.makeBudget(BUDGET)
-      const state = { waiting: [] as Array<Deferred.Deferred<void>>, acked: Array<number>(UPLOADS).fill(0), parts: Array.from({ length: UPLOADS }, () => [] as Array<Uint8Array>) }
+      const state = {
+        waiting: [] as Array<Deferred.Deferred<void>>,
+        acked: Array<number>(UPLOADS).fill(0),
+        parts: Array.from({ length: UPLOADS }, () => [] as Array<Uint8Array>),
+        buffers: new Set<ArrayBufferLike>()
+      }
       const pulled = Array<number>(UPLOADS).fill(0)
       // Sizes differ so that uploads end at different times: 2 full parts and a short third.
       const bodies = Array.from({ length: UPLOADS }, (_, i) => pattern(2 * 8 * MiB + 1 + i * 4099))
@@ -203,6 +210,8 @@ describe("a part budget shared by many uploads", () => {
       expect(steps).toBe(3 * UPLOADS)
       expect(yield* budget.inUse).toBe(0)
       bodies.forEach((bytes, i) => expect(Buffer.concat(state.parts[i]!).equals(Buffer.from(bytes))).toBe(true))
+      // The 32 full parts were filled in no more buffers than the budget holds at once: reused.
+      expect(state.buffers.size).toBeLessThanOrEqual(BUDGET / (8 * MiB))
     }))
 
   it.effect("interrupting uploads, running or waiting for the budget, gives every byte back", () =>
