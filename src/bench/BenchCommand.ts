@@ -72,15 +72,19 @@ const cpus = Options.text("cpus").pipe(
 const defaults = S3Model.lambdaDefaults
 
 const sizes = Options.text("sizes").pipe(
-  Options.withDescription(`object sizes, comma-separated (default ${FULL.sizes}; with --quick ${QUICK.sizes})`),
+  Options.withDescription(`strategies: object sizes, comma-separated (default ${FULL.sizes}; with --quick ${QUICK.sizes})`),
   Options.optional
 )
 const chunks = Options.text("chunks").pipe(
-  Options.withDescription(`values of N, comma-separated (default ${FULL.chunks}; with --quick ${QUICK.chunks})`),
+  Options.withDescription(
+    `strategies: values of N, comma-separated (default ${FULL.chunks}; with --quick ${QUICK.chunks}); tools, memory: one N (default ${FILE_FULL.chunks})`
+  ),
   Options.optional
 )
 const repeat = Options.integer("repeat").pipe(
-  Options.withDescription(`runs of each strategy per size and N; the median is reported (default ${FULL.repeat}; with --quick ${QUICK.repeat})`),
+  Options.withDescription(
+    `runs of each strategy per size and N, or of each command (tools, memory); the median is reported (default ${FULL.repeat}; with --quick ${QUICK.repeat})`
+  ),
   Options.optional
 )
 const quick = Options.boolean("quick").pipe(

@@ -61,14 +61,29 @@ export const build = async (root: string, outDir: string): Promise<ReadonlyArray
   return fs.readdirSync(outDir).filter((name) => name.endsWith(".mjs")).sort().map((name) => path.join(outDir, name))
 }
 
+/** The latest modification time (ms) of a file under `directory`, 0 when there is none. */
+const newestSource = (directory: string): number =>
+  fs.existsSync(directory)
+    ? fs.readdirSync(directory, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .reduce((newest, entry) => Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs), 0)
+    : 0
+
 /**
  * The bundle at `cli` (a `cli.mjs`), built into its directory first when it is missing and
- * it is this package's own `dist/cli.mjs`. Fails with one line saying what to do otherwise.
+ * it is this package's own `dist/cli.mjs` (and a warning logged when that one is older than a
+ * source file). Fails with one line saying what to do otherwise.
  */
 export const ensure = (cli: string, log: (line: string) => Effect.Effect<void>): Effect.Effect<string, BenchError> =>
   Effect.gen(function*() {
-    if (fs.existsSync(cli)) return cli
     const root = packageRoot()
+    if (fs.existsSync(cli)) {
+      // This package's own bundle, older than a source file: measured as it is, but said.
+      if (path.resolve(cli) === path.join(root, "dist", "cli.mjs") && newestSource(path.join(root, "src")) > fs.statSync(cli).mtimeMs) {
+        yield* log(`bench: ${cli} is older than src/: run npm run build to measure the current code`)
+      }
+      return cli
+    }
     if (path.resolve(cli) !== path.join(root, "dist", "cli.mjs")) {
       return yield* new BenchError({ reason: `${cli} does not exist` })
     }
