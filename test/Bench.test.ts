@@ -121,7 +121,7 @@ describe("bench --quick", () => {
       expect(markdown).toContain("| 4MiB | 4 | **s3split** |")
       expect(markdown).toMatch(/The machine moved \d+ MB\/s/)
       expect(markdown).toContain("![throughput against N, 4MiB](throughput-4MiB.svg)")
-    }), { timeout: 300_000 })
+    }), { timeout: 600_000 })
 
   it.live("rejects a malformed size before starting anything", () =>
     Effect.gen(function*() {
