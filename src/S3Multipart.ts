@@ -3,7 +3,9 @@
  * the caller's fiber and cut into parts; a body that fits in one part is one `putObject`,
  * anything longer is `create`, `uploadPart` ..., `complete`. On any failure or interruption
  * the upload is aborted by a finalizer that awaits the abort. The requests themselves (and
- * their retries) are the store's; this module only decides part sizes and sequencing.
+ * their retries) are the store's; this module only decides part sizes, sequencing, and how
+ * many part bytes are held at once: at most two parts per upload, and at most a `PartBudget`
+ * for all the uploads of a process together.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -42,6 +44,70 @@ export const partSize = (n: number, sizeHint?: number): number => {
   return Math.min(Math.max(scheduled, hinted), MAX_PART_SIZE)
 }
 
+/** The default `PartBudget`: eight 8 MiB parts, so 16 uploads at once stay well under 300 MB. */
+export const DEFAULT_PART_BUDGET = 64 * MiB
+
+/**
+ * A cap on the bytes of parts held (being filled or being uploaded) by every upload that
+ * shares it: a semaphore counted in bytes. Each part takes its full size before its first
+ * byte is read and gives it back once it is uploaded (or the upload ended), so whatever the
+ * number of concurrent uploads, at most `bytes` of parts are held. A part larger than the
+ * whole budget takes all of it (it cannot be held in less).
+ *
+ * The budget also keeps the buffers of full-size parts that were uploaded, for the next parts
+ * of that size: a process then allocates at most `bytes` of such buffers in all and leaves no
+ * garbage per part (which the garbage collector would free late, raising the peak RSS).
+ */
+export interface PartBudget {
+  /** The cap, in bytes. */
+  readonly bytes: number
+  /** Waits until `bytes` (at most the cap) are free and takes them; interruptible while waiting. */
+  readonly take: (bytes: number) => Effect.Effect<number>
+  /** Gives back bytes taken. */
+  readonly release: (bytes: number) => Effect.Effect<void>
+  /** The bytes taken now (for tests and reports). */
+  readonly inUse: Effect.Effect<number>
+  /** A kept buffer of exactly `size` bytes, if any (its contents are stale). */
+  readonly reuse: (size: number) => Uint8Array | undefined
+  /**
+   * Keeps `buffer` for a later part of its size, once nothing refers to it any more (its
+   * request has completed); at most as many as the budget can hold at once.
+   */
+  readonly keep: (buffer: Uint8Array) => void
+}
+
+/** A budget of `bytes` (at least 1) for the uploads that share it. */
+export const makeBudget = (bytes: number): Effect.Effect<PartBudget> =>
+  Effect.gen(function*() {
+    const cap = Math.max(1, Math.floor(bytes))
+    const semaphore = yield* Effect.makeSemaphore(cap)
+    let taken = 0
+    const kept: Array<Uint8Array> = []
+    return {
+      bytes: cap,
+      reuse: (size) => {
+        const at = kept.findIndex((buffer) => buffer.length === size)
+        return at < 0 ? undefined : kept.splice(at, 1)[0]
+      },
+      keep: (buffer) => {
+        const sameSize = kept.filter((other) => other.length === buffer.length).length
+        if (buffer.length > 0 && (sameSize + 1) * buffer.length <= cap) kept.push(buffer)
+      },
+      take: (wanted) => {
+        const n = Math.min(Math.max(0, wanted), cap)
+        // Only the wait is interruptible: once taken, the bytes are counted and returned.
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.zipRight(restore(semaphore.take(n)), Effect.sync(() => {
+            taken += n
+            return n
+          }))
+        )
+      },
+      release: (n) => Effect.zipRight(Effect.sync(() => void (taken -= n)), Effect.asVoid(semaphore.release(n))),
+      inUse: Effect.sync(() => taken)
+    }
+  })
+
 /** One uploaded part, as `complete` needs it. */
 export interface UploadedPart {
   readonly PartNumber: number
@@ -63,11 +129,13 @@ export interface MultipartRequests<E> {
   readonly tooLarge: (bytes: number) => E
 }
 
-/** A part being filled: grows geometrically up to its capacity, so a tiny body costs little. */
+/**
+ * A part being filled: a kept buffer of its capacity when the budget has one, otherwise one
+ * that grows geometrically up to its capacity, so a tiny body costs little.
+ */
 class PartBuffer {
-  bytes = new Uint8Array(0)
   filled = 0
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number, public bytes: Uint8Array = new Uint8Array(0)) {}
   get full() {
     return this.filled === this.capacity
   }
@@ -86,19 +154,26 @@ class PartBuffer {
   get contents() {
     return this.bytes.subarray(0, this.filled)
   }
+  /** Hands a full-capacity buffer back to `budget` for reuse (call once its request completed). */
+  recycle(budget: PartBudget) {
+    if (this.bytes.length === this.capacity) budget.keep(this.bytes)
+  }
 }
 
 /**
  * Uploads `body` with `requests`. Memory: at most two parts at once, the one being filled and
  * the one being uploaded (so at most `2 × partSize(n)` bytes, 16 MiB for objects under
- * 7.8 GiB); pulling the body waits while both are taken. A part is sent only once a byte
- * beyond it arrives, so a body of exactly one part is still one `putObject`. Fails with the
- * body's or a request's error; in both cases, and on interruption, a started multipart upload
- * is aborted and the abort awaited before this effect ends.
+ * 7.8 GiB), and every part is first taken from `budget` (before the body is pulled at all, for
+ * the first), so the uploads sharing a budget hold at most its size together; pulling the body
+ * waits while either limit is reached. A part is sent only once a byte beyond it arrives, so a
+ * body of exactly one part is still one `putObject`. Fails with the body's or a request's
+ * error; in both cases, and on interruption, a started multipart upload is aborted and the
+ * abort awaited before this effect ends, and every byte taken from the budget is given back.
  */
 export const upload = <E, EB>(
   requests: MultipartRequests<E>,
   body: Stream.Stream<Uint8Array, EB>,
+  budget: PartBudget,
   sizeHint?: number
 ): Effect.Effect<void, E | EB> =>
   Effect.scoped(Effect.gen(function*() {
@@ -107,7 +182,24 @@ export const upload = <E, EB>(
     const uploaded: Array<UploadedPart> = []
     let partNumber = 1
     let sent = 0
-    let part = new PartBuffer(partSize(partNumber, sizeHint))
+    // The budget held for the part being filled; an uploading part's is its uploader's.
+    let filling = 0
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const held = filling
+        filling = 0
+        return held > 0 ? budget.release(held) : Effect.void
+      })
+    )
+    /** A new part for `partNumber`, its budget taken first (recorded in the same uninterruptible step). */
+    const nextPart = Effect.uninterruptibleMask((restore) =>
+      Effect.map(restore(budget.take(partSize(partNumber, sizeHint))), (taken) => {
+        filling = taken
+        const capacity = partSize(partNumber, sizeHint)
+        return new PartBuffer(capacity, budget.reuse(capacity))
+      })
+    )
+    let part = yield* nextPart
 
     // The abort is registered in the same uninterruptible step that learns the upload id.
     const begin = Effect.uninterruptibleMask((restore) =>
@@ -122,22 +214,32 @@ export const upload = <E, EB>(
       )
     )
 
-    /** Hands the full part to an uploader (after the previous one is done) and starts the next. */
-    const ship = Effect.gen(function*() {
+    /** Hands the full part to an uploader (after the previous one is done) and, unless `last`, starts the next. */
+    const ship = (last: boolean) => Effect.gen(function*() {
       if (uploadId === undefined) yield* begin
       if (inFlight !== undefined) yield* Fiber.join(inFlight)
       const id = uploadId!
       const number = partNumber
+      const shipped = part
       const bytes = part.contents
       sent += bytes.length
-      // Forked into the upload's scope: interrupted before the abort runs, never detached.
-      inFlight = yield* Effect.forkScoped(
-        Effect.map(requests.uploadPart(id, number, bytes), (etag) => {
-          uploaded.push({ PartNumber: number, ETag: etag })
+      // Forked into the upload's scope: interrupted before the abort runs, never detached. The
+      // part's budget passes to its uploader in the same uninterruptible step.
+      inFlight = yield* Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          const held = filling
+          filling = 0
+          return Effect.forkScoped(
+            restore(Effect.map(requests.uploadPart(id, number, bytes), (etag) => {
+              uploaded.push({ PartNumber: number, ETag: etag })
+              // Sent and answered: nothing refers to the bytes any more.
+              shipped.recycle(budget)
+            })).pipe(Effect.ensuring(budget.release(held)))
+          )
         })
       )
       partNumber += 1
-      part = new PartBuffer(partSize(partNumber, sizeHint))
+      if (!last) part = yield* nextPart
     })
 
     const add = (piece: Uint8Array) =>
@@ -146,15 +248,18 @@ export const upload = <E, EB>(
         while (offset < piece.length) {
           if (part.full) {
             if (partNumber === MAX_PARTS) return yield* Effect.fail(requests.tooLarge(sent + part.filled + 1))
-            yield* ship
+            yield* ship(false)
           }
           offset += part.take(piece, offset)
         }
       })
 
     yield* Stream.runForEach(body, add)
-    if (uploadId === undefined) return yield* requests.putObject(part.contents)
-    yield* ship
+    if (uploadId === undefined) {
+      yield* requests.putObject(part.contents)
+      return part.recycle(budget)
+    }
+    yield* ship(true)
     yield* Fiber.join(inFlight!)
     yield* requests.complete(uploadId, uploaded)
   }))

@@ -194,6 +194,8 @@ export const make = (settings: S3Settings) =>
     const client = yield* Effect.acquireRelease(Effect.sync(() => makeClient(settings, timeouts)), (client) =>
       Effect.sync(() => client.destroy()))
     const endpoint = Option.getOrElse(settings.endpoint, () => `https://s3.${settings.region}.amazonaws.com`)
+    // One budget for every upload of this store (one store per process, or per worker thread).
+    const budget = yield* S3Multipart.makeBudget(settings.partBudget ?? S3Multipart.DEFAULT_PART_BUDGET)
 
     /**
      * One request: interruptible (interruption aborts it), bounded by the first-byte timeout
@@ -327,7 +329,7 @@ export const make = (settings: S3Settings) =>
         client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: s3.key, UploadId }), { abortSignal }))))
 
     const put = <E>(uri: ObjectUri, body: Stream.Stream<Uint8Array, E>, options: PutOptions = {}) =>
-      Effect.flatMap(s3Of(uri), (s3) => S3Multipart.upload(multipartRequests(s3, options), body, options.sizeHint))
+      Effect.flatMap(s3Of(uri), (s3) => S3Multipart.upload(multipartRequests(s3, options), body, budget, options.sizeHint))
 
     const remove = (uri: ObjectUri) =>
       Effect.flatMap(s3Of(uri), (s3) =>

@@ -4,8 +4,12 @@
  * settings without loading the AWS SDK, which only `S3ObjectStore` imports.
  */
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
+import { DEFAULT_PART_BUDGET } from "./S3Multipart.js"
+import { parseSize } from "./Size.js"
 
 /**
  * How long one request may take before it is a transient fault (retried; a body resumes from
@@ -41,6 +45,11 @@ export interface S3Settings {
   readonly region: string
   /** Request timeouts; `defaultTimeouts` when absent. */
   readonly timeouts?: S3Timeouts
+  /**
+   * Bytes of upload parts (filling or in flight) all the store's uploads may hold together;
+   * `S3Multipart.DEFAULT_PART_BUDGET` (64 MiB) when absent.
+   */
+  readonly partBudget?: number
 }
 
 /**
@@ -65,7 +74,8 @@ export const timeoutsConfig: Config.Config<S3Timeouts> = Config.all({
 
 /**
  * The S3 settings from the environment: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`,
- * `AWS_REGION`, and the timeouts of `timeoutsConfig`.
+ * `AWS_REGION`, the timeouts of `timeoutsConfig`, and `S3SPLIT_PART_BUDGET` (a size such as
+ * `64MiB`, the default: the upload part bytes the process may hold at once).
  */
 export const settingsConfig: Config.Config<Required<S3Settings>> = Config.all({
   endpoint: Config.option(Config.string("AWS_ENDPOINT_URL_S3")).pipe(
@@ -73,5 +83,12 @@ export const settingsConfig: Config.Config<Required<S3Settings>> = Config.all({
       Option.orElse(specific, () => generic))
   ),
   region: Config.string("AWS_REGION").pipe(Config.withDefault("us-east-1")),
-  timeouts: timeoutsConfig
+  timeouts: timeoutsConfig,
+  partBudget: Config.string("S3SPLIT_PART_BUDGET").pipe(
+    Config.mapOrFail((text) =>
+      Either.mapLeft(parseSize(text, "S3SPLIT_PART_BUDGET"), (error) => ConfigError.InvalidData([], error.reason))
+    ),
+    Config.withDefault(DEFAULT_PART_BUDGET),
+    Config.withDescription("bytes of upload parts (being filled or in flight) the process may hold at once")
+  )
 })

@@ -15,7 +15,9 @@ export class InitialMessage extends Schema.TaggedRequest<InitialMessage>()("Init
   payload: {
     /** A custom S3 endpoint, as the coordinator resolved it. */
     endpoint: Schema.optional(Schema.String),
-    region: Schema.String
+    region: Schema.String,
+    /** This thread's share of the process's upload part budget, in bytes. */
+    partBudget: Schema.optional(Schema.Number)
   }
 }) {}
 

@@ -20,6 +20,7 @@ import { pathToFileURL } from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import { WorkerFailedError } from "./Errors.js"
 import { Executor } from "./Executor.js"
+import * as S3Multipart from "./S3Multipart.js"
 import type { S3Settings } from "./S3Settings.js"
 import { increment, Stats } from "./Stats.js"
 import { InitialMessage, RunChunk } from "./ThreadProtocol.js"
@@ -57,12 +58,19 @@ export const layer = (options: ThreadExecutorOptions): Layer.Layer<Executor, nev
     Executor,
     Effect.gen(function*() {
       const run = yield* Stats
+      const size = Math.max(1, options.threads ?? Os.availableParallelism())
+      // The process's part budget is shared out: each thread's store holds at most its share
+      // (never less than one part, which a store needs to make progress).
+      const partBudget = Math.max(
+        S3Multipart.FIRST_PART_SIZE,
+        Math.floor((options.settings.partBudget ?? S3Multipart.DEFAULT_PART_BUDGET) / size)
+      )
       const pool = yield* Worker.makePoolSerialized<ThreadRequest>({
-        size: Math.max(1, options.threads ?? Os.availableParallelism()),
+        size,
         // The coordinator bounds how many tasks run at once; a thread takes as many as it is given.
         concurrency: Number.MAX_SAFE_INTEGER,
         initialMessage: () =>
-          new InitialMessage({ region: options.settings.region, ...Option.match(options.settings.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }) })
+          new InitialMessage({ region: options.settings.region, partBudget, ...Option.match(options.settings.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) }) })
       }).pipe(Effect.orDie)
       return Executor.of({
         execute: (task) =>

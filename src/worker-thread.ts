@@ -22,7 +22,11 @@ process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true"
 
 /** The layers of one thread: the routing store, the reader and the retry policy. */
 const threadLayer = (init: InitialMessage) => {
-  const store = RoutingObjectStore.layer({ endpoint: Option.fromNullable(init.endpoint), region: init.region })
+  const store = RoutingObjectStore.layer({
+    endpoint: Option.fromNullable(init.endpoint),
+    region: init.region,
+    ...(init.partBudget === undefined ? {} : { partBudget: init.partBudget })
+  })
   return Layers.workerLayer(store, Layer.orDie(RetryPolicy.layerConfig)).pipe(Layer.provide(NodeContext.layer))
 }
 

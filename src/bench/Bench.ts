@@ -1,5 +1,5 @@
 /**
- * The bench: every split strategy side by side against one S3-compatible server behind the
+ * The strategies suite (`bench --suite strategies`, the default): every split strategy side by side against one S3-compatible server behind the
  * S3 model. It starts s3rver and the model proxy, measures what the machine can move (and
  * slows the whole model down by one factor when that is less than the model asks for), then
  * for each size uploads one synthetic object and, for each N, runs the strategies in turn,
@@ -7,10 +7,7 @@
  * every line-aligned strategy cut the object at the same places, and writes the report.
  */
 import type { CommandExecutor } from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
-import * as os from "node:os"
-import * as path from "node:path"
 import { formatBytes } from "../Size.js"
 import { BenchError } from "./BenchError.js"
 import { autoScale, demand, estimateSeconds, scaleNote } from "./Calibration.js"
@@ -19,6 +16,7 @@ import * as LocalS3 from "./LocalS3.js"
 import { MeasureRequest } from "./Measurement.js"
 import * as Report from "./Report.js"
 import * as Runner from "./Runner.js"
+import * as Workbench from "./Workbench.js"
 import * as S3Model from "./S3Model.js"
 import type { ModelSettings } from "./S3Model.js"
 import { isAligned, STRATEGIES } from "./Strategies.js"
@@ -63,11 +61,6 @@ const CALIBRATION_MAX = 64 * 1024 * 1024
 
 /** Rotates the strategies by `by` places, so that none always runs first. */
 const rotated = (by: number): ReadonlyArray<StrategyName> => STRATEGIES.map((_, i) => STRATEGIES[(i + by) % STRATEGIES.length]!)
-
-const machine = () => {
-  const cpus = os.cpus()
-  return `${cpus.length} x ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${formatBytes(os.totalmem())} RAM, Node ${process.version}, ${os.platform()} ${os.release()}`
-}
 
 /** Measures one strategy in its own process, with what the proxy counted meanwhile. */
 type Measure = (
@@ -138,7 +131,7 @@ const markdown = (
   [
     `# s3split bench (${options.mode} mode)`,
     "",
-    `${new Date().toISOString()} on ${machine()}.`,
+    `${new Date().toISOString()} on ${Workbench.machine()}.`,
     "",
     `Model as asked: ${S3Model.describe(options.model)}.`,
     "",
@@ -160,7 +153,6 @@ const markdown = (
 /** Runs the bench and writes `results.md`, `results.json` and one SVG chart per size to `options.out`. */
 export const run = (options: BenchOptions, log: (line: string) => Effect.Effect<void>) =>
   Effect.scoped(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
     const s3 = yield* LocalS3.scoped
     const proxy = yield* S3Model.scoped(s3.endpoint, S3Model.unlimited)
     const runner = yield* Runner.scoped
@@ -201,7 +193,6 @@ export const run = (options: BenchOptions, log: (line: string) => Effect.Effect<
 
     const runs = (yield* Effect.forEach(options.sizes, (size) => measureSize(s3, measure, options, size, log))).flat()
     const rows = Report.aggregate(runs)
-    const outDir = path.resolve(options.out)
     const charts = options.sizes.map((size) => ({ size, file: `throughput-${Report.sizeLabel(size)}.svg` }))
     const report = markdown(options, effective, calibration, rows, charts)
     const subtitle = `model: ${S3Model.brief(effective)}${scale === 1 ? "" : ` (slowed down ${scale} times)`}`
@@ -217,10 +208,6 @@ export const run = (options: BenchOptions, log: (line: string) => Effect.Effect<
         )
       }))
     ]
-    const files = yield* Effect.gen(function*() {
-      yield* fs.makeDirectory(outDir, { recursive: true })
-      return yield* Effect.forEach(outputs, ({ name, text }) =>
-        Effect.as(fs.writeFileString(path.join(outDir, name), text), path.join(outDir, name)))
-    }).pipe(Effect.mapError((error) => new BenchError({ reason: `cannot write the report to ${outDir}: ${error.message}` })))
+    const files = yield* Workbench.writeReport(options.out, outputs)
     return { rows, runs, calibration, effective, markdown: report, files } satisfies BenchResult
   }))

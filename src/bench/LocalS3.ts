@@ -1,12 +1,13 @@
 /**
- * The S3-compatible server the bench measures against: s3rver on 127.0.0.1 with a fresh
- * temporary directory and one bucket, plus a plain SDK client that uploads the bench objects
- * straight to it (not through the model). s3rver is a development dependency, so it is loaded
+ * The S3-compatible server every bench suite measures against: s3rver on 127.0.0.1 with a
+ * fresh temporary directory and one bucket, plus a plain SDK client that uploads the bench
+ * objects (synthetic, or a local file) straight to it (not through the model). s3rver is a development dependency, so it is loaded
  * only when a bench starts.
  */
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import * as Effect from "effect/Effect"
 import type { Scope } from "effect/Scope"
+import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
 import type * as http from "node:http"
 import { createRequire } from "node:module"
@@ -59,6 +60,8 @@ export interface LocalS3 {
    * it is removed again when the enclosing scope closes.
    */
   readonly upload: (key: string, size: number, seed: number) => Effect.Effect<void, BenchError, Scope>
+  /** Writes the local file `file` to `key` in `BUCKET`, streamed; removed when the enclosing scope closes. */
+  readonly uploadFile: (key: string, file: string) => Effect.Effect<void, BenchError, Scope>
 }
 
 const loadS3rver = Effect.try({
@@ -94,18 +97,21 @@ export const scoped: Effect.Effect<LocalS3, BenchError, Scope> = Effect.gen(func
     catch: failure("cannot create the bench bucket")
   })
 
-  const upload = (key: string, size: number, seed: number) =>
+  const put = (key: string, body: () => Readable, size: number) =>
     Effect.acquireRelease(
       Effect.tryPromise({
         try: (abortSignal) =>
-          client.send(
-            new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Readable.from(blocks(size, seed)), ContentLength: size }),
-            { abortSignal }
-          ),
+          client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body(), ContentLength: size }), { abortSignal }),
         catch: failure(`cannot upload ${key}`)
       }),
       () => Effect.ignore(Effect.tryPromise((abortSignal) => client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }), { abortSignal })))
     ).pipe(Effect.asVoid)
+  const upload = (key: string, size: number, seed: number) => put(key, () => Readable.from(blocks(size, seed)), size)
+  const uploadFile = (key: string, file: string) =>
+    Effect.flatMap(
+      Effect.tryPromise({ try: () => fs.stat(file), catch: failure(`cannot read ${file}`) }),
+      (stat) => put(key, () => createReadStream(file, { highWaterMark: 1024 * 1024 }), stat.size)
+    )
 
-  return { endpoint, upload }
+  return { endpoint, upload, uploadFile }
 })
