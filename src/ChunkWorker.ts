@@ -53,7 +53,7 @@ const copyDirectly = <E, R>(
         boundary.alignUp(task.source, task.version, task.approx.start, options),
         boundary.alignUp(task.source, task.version, task.approx.end, options)
       ], { concurrency: 2 })
-    // Called from the copy loop, outside any fiber, once per buffer (1 MiB): a few cheap updates.
+    // Called from the copy loop, outside any fiber, about once per MiB: a few cheap updates.
     const progress = (bytes: number) =>
       Effect.runSync(Effect.all([
         increment(chunk.bytesDone, bytes),

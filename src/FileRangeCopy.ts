@@ -11,8 +11,15 @@ import type { FileHandle } from "node:fs/promises"
 import { open } from "node:fs/promises"
 import type { ByteRange } from "./ByteRange.js"
 
-/** The size of the one buffer of a copy (smaller for a smaller range). */
-export const COPY_BUFFER_SIZE = 1024 * 1024
+/**
+ * The size of the one buffer of a copy (smaller for a smaller range). Measured on 1 GiB: 256 KiB
+ * costs about a third of the system time of 1 MiB (the buffer stays in the CPU's cache between
+ * the read and the write), and less user time than 64 or 128 KiB (fewer calls).
+ */
+export const COPY_BUFFER_SIZE = 256 * 1024
+
+/** Progress is reported once this many bytes are written (and at the end), not per buffer. */
+const PROGRESS_STEP = 4 * COPY_BUFFER_SIZE
 
 /**
  * A copy that could not finish: a system call failed on one `side` (`code` is its errno name,
@@ -57,6 +64,7 @@ const copyLoop = async (
 ): Promise<void> => {
   const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(COPY_BUFFER_SIZE, range.end - range.start)))
   let position = range.start
+  let unreported = 0
   while (position < range.end && !stopped()) {
     const wanted = Math.min(buffer.length, range.end - position)
     const { bytesRead } = await source.read(buffer, 0, wanted, position).catch((error) => Promise.reject(failure("source")(error)))
@@ -72,14 +80,19 @@ const copyLoop = async (
       written += bytesWritten
     }
     position += bytesRead
-    progress?.(bytesRead)
+    unreported += bytesRead
+    if (progress !== undefined && (unreported >= PROGRESS_STEP || position >= range.end)) {
+      progress(unreported)
+      unreported = 0
+    }
   }
 }
 
 /**
  * Writes the bytes `[range.start, range.end)` of the file at `from` to a new file at `to`
  * (created; it must not exist), and flushes nothing else: the caller renames it into place.
- * `progress` gets each count of bytes written. Fails with `FileCopyError`; a source shorter
+ * `progress` gets the counts of bytes written, at least once per 1 MiB and once at the end (so
+ * on success they add up to the range's length). Fails with `FileCopyError`; a source shorter
  * than the range fails with `endedAt` set. On failure or interruption `to` may exist,
  * partially written, and is the caller's to remove; both files are closed by then.
  */

@@ -37,8 +37,8 @@ export interface CopyRangeOptions {
   /** The media type to record with the copy (stores without one ignore it). */
   readonly contentType?: string | undefined
   /**
-   * Called with each count of bytes written to the target as the copy proceeds (their sum is
-   * the range's length when it succeeds). Called synchronously; it must not throw.
+   * Called with counts of bytes written to the target as the copy proceeds, every MiB or so
+   * (their sum is the range's length when it succeeds). Called synchronously; it must not throw.
    */
   readonly progress?: ((bytes: number) => void) | undefined
 }

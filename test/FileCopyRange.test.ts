@@ -15,7 +15,7 @@ import { Boundary } from "../src/Boundary.js"
 import { CopyRangeUnsupportedError, ObjectChangedError } from "../src/Errors.js"
 import * as Executor from "../src/Executor.js"
 import * as FileObjectStore from "../src/FileObjectStore.js"
-import { copyFileRange, FileCopyError } from "../src/FileRangeCopy.js"
+import { COPY_BUFFER_SIZE, copyFileRange, FileCopyError } from "../src/FileRangeCopy.js"
 import * as Layers from "../src/Layers.js"
 import * as MemoryObjectStore from "../src/MemoryObjectStore.js"
 import { ObjectStore, ObjectVersion } from "../src/ObjectStore.js"
@@ -217,6 +217,7 @@ describe("FileObjectStore.copyRange", () => {
       const exit = yield* Fiber.interrupt(fiber)
       expect(Exit.isInterrupted(exit)).toBe(true)
       expect(pieces).toBeLessThan(big.length / MiB)
+      expect(pieces).toBeGreaterThan(0)
       expect(fs.readdirSync(path.dirname(target.path))).toEqual([])
       expect(fs.readFileSync(source.path).equals(big)).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(fileStore)))
@@ -260,8 +261,8 @@ describe("copyFileRange", () => {
       expect(Exit.isInterrupted(exit)).toBe(true)
       // Closed already: the interruption waited for the read or write in flight and the closes.
       expect(openFds()).toBe(before)
-      // The loop stopped after the call in flight: at most two buffers of eight were written.
-      expect(fs.statSync(to).size).toBeLessThanOrEqual(2 * MiB)
+      // The loop stopped after the call in flight: a few buffers at most, far from the whole range.
+      expect(fs.statSync(to).size).toBeLessThanOrEqual(8 * COPY_BUFFER_SIZE)
     })))
 
   it.live("a source shorter than the range fails with endedAt", () =>
