@@ -12,6 +12,7 @@ import { Boundary } from "./Boundary.js"
 import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
 import { pipeThrough } from "./Exec.js"
+import * as LocalOutput from "./LocalOutput.js"
 import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { retrying } from "./Retry.js"
@@ -31,6 +32,39 @@ const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(strea
   })
 
 /**
+ * `runChunk` for a command whose output goes to a local file (`task.output` is a `FileUri`):
+ * the command's stdout is the file itself (`LocalOutput.write`), so a follower can stream it
+ * while it grows. Not retried: a follower may already have read the bytes written so far.
+ */
+const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
+  Effect.gen(function*() {
+    const boundary = yield* Boundary
+    const run = yield* Stats
+    const chunk = yield* Stats.make
+    const started = yield* Clock.currentTimeMillis
+    const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead }).pipe(
+      counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
+      Stream.provideService(Stats, chunk)
+    )
+    const bytesOut = yield* LocalOutput.write(path, command, task.index, input)
+    const counts = yield* read(chunk)
+    yield* Effect.all([
+      increment(run.requests, counts.requests),
+      increment(run.retries, counts.retries),
+      increment(run.bytesFetched, counts.bytesFetched),
+      increment(run.chunksDone)
+    ])
+    return new ChunkResult({
+      index: task.index,
+      bytesIn: counts.bytesDone,
+      bytesOut,
+      requests: counts.requests,
+      retries: counts.retries,
+      durationMs: (yield* Clock.currentTimeMillis) - started
+    })
+  })
+
+/**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
  * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
  * write that fails transiently is retried (re-reading the chunk). The chunk's requests and
@@ -38,6 +72,7 @@ const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(strea
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
+    if (task.action._tag === "Exec" && task.output._tag === "FileUri") return yield* runChunkToFile(task, task.action.command, task.output.path)
     const boundary = yield* Boundary
     const store = yield* ObjectStore
     const run = yield* Stats

@@ -2,31 +2,54 @@
  * Streams bytes into a Node writable (a child's stdin, our stdout) with real back-pressure:
  * after every piece whose `write` reports a full buffer, wait for `drain`. (The platform's
  * `NodeSink.fromWritable` waits only between items of one chunk, so a stream of one-piece
- * chunks would pile up in the writable's buffer, as large as the whole input.)
+ * chunks would pile up in the writable's buffer, as large as the whole input.) A whole chunk
+ * of pieces is written by one effect: the pieces go out in a plain loop, which stops to wait
+ * for `drain` only when the writable asks for it.
  */
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { Writable } from "node:stream"
 
-/** Resolves once `writable` can take more, or fails with `closed()` if it ends or breaks first. */
-const writePiece = <C>(writable: Writable, piece: Uint8Array, closed: () => C) =>
+/**
+ * Writes `pieces` in order; resolves once the last one has been accepted and the writable can
+ * take more, or fails with `closed()` if it ends or breaks first. Never holds more than the
+ * writable's buffer plus one piece.
+ */
+const writePieces = <C>(writable: Writable, pieces: Chunk.Chunk<Uint8Array>, closed: () => C) =>
   Effect.async<void, C>((resume) => {
-    if (writable.destroyed || writable.writableEnded) return resume(Effect.fail(closed()))
-    if (writable.write(piece)) return resume(Effect.void)
-    const onDrain = () => {
-      off()
-      resume(Effect.void)
-    }
-    const onClosed = () => {
-      off()
-      resume(Effect.fail(closed()))
-    }
+    const array = Chunk.toReadonlyArray(pieces)
+    let next = 0
+    let listening = false
     const off = () => {
-      writable.off("drain", onDrain)
+      if (!listening) return
+      listening = false
+      writable.off("drain", pump)
       writable.off("error", onClosed)
       writable.off("close", onClosed)
     }
-    writable.once("drain", onDrain).once("error", onClosed).once("close", onClosed)
+    function onClosed() {
+      off()
+      resume(Effect.fail(closed()))
+    }
+    function pump() {
+      while (next < array.length) {
+        if (writable.destroyed || writable.writableEnded) return onClosed()
+        const piece = array[next++]!
+        if (piece.length > 0 && !writable.write(piece)) {
+          // Full: wait for `drain` (or the end of the writable) before the next piece.
+          if (!listening) {
+            listening = true
+            writable.on("drain", pump).once("error", onClosed).once("close", onClosed)
+          }
+          return
+        }
+      }
+      off()
+      resume(Effect.void)
+    }
+    if (writable.destroyed || writable.writableEnded) return resume(Effect.fail(closed()))
+    pump()
     return Effect.sync(off)
   })
 
@@ -48,15 +71,15 @@ const finish = (writable: Writable) =>
   })
 
 /**
- * Writes every piece of `input` to `writable`, never holding more than its buffer; ends it
- * afterwards when `end` is set. Fails with the input's error, or with `closed()` when the
- * writable is closed or broken (EPIPE) before the input is done.
+ * Writes every piece of `input` to `writable`, never holding more than its buffer plus one
+ * piece; ends it afterwards when `end` is set. Fails with the input's error, or with
+ * `closed()` when the writable is closed or broken (EPIPE) before the input is done.
  */
 export const writeAll = <E, C>(
   input: Stream.Stream<Uint8Array, E>,
   writable: Writable,
   options: { readonly end: boolean; readonly closed: () => C }
 ): Effect.Effect<void, E | C> =>
-  Stream.runForEach(input, (piece) => writePiece(writable, piece, options.closed)).pipe(
+  Stream.runForEachChunk(input, (pieces) => writePieces(writable, pieces, options.closed)).pipe(
     Effect.zipRight(options.end ? finish(writable) : Effect.void)
   )
