@@ -130,10 +130,11 @@ export const pipeThrough = <E>(
       )))
 
 /**
- * Runs `command` fed with `input`, its stdout written by the command itself to the open file
- * descriptor `fd` (from where it stands; no byte of the output passes through this process).
- * Succeeds once the command has exited with status 0 and its process group is gone; fails as
- * `pipeThrough` does. Interrupting it kills the group.
+ * Starts `command` in the current scope, fed with `input`, its stdout written by the command
+ * itself to the open file descriptor `fd` (from where it stands; no byte of the output passes
+ * through this process). The returned effect waits until the command has exited: it succeeds
+ * on status 0 and fails as `pipeThrough` does. Closing the scope kills the group, so
+ * finalizers added after this call run before the kill.
  */
 export const pipeInto = <E>(
   command: string,
@@ -141,5 +142,5 @@ export const pipeInto = <E>(
   input: Stream.Stream<Uint8Array, E>,
   fd: number,
   options: ExecOptions = {}
-): Effect.Effect<void, E | WorkerFailedError> =>
-  Effect.scoped(Effect.flatMap(start(command, index, input, fd, options), ({ finish }) => finish))
+): Effect.Effect<Effect.Effect<void, E | WorkerFailedError>, never, Scope.Scope> =>
+  Effect.map(start(command, index, input, fd, options), ({ finish }) => finish)

@@ -56,12 +56,15 @@ export const write = <E>(
   Effect.gen(function*() {
     yield* call(path, "creating the work directory", (k) => fs.mkdir(NodePath.dirname(path), { recursive: true }, k))
     const fd = yield* Effect.acquireRelease(call<number>(path, "creating the output", (k) => fs.open(path, "w", k)), close)
-    yield* pipeInto(command, index, input, fd, options)
+    const exited = yield* pipeInto(command, index, input, fd, options)
+    // Added after the command: on failure the file is gone before the command is killed.
+    yield* Effect.addFinalizer((exit) => exit._tag === "Failure" ? removeQuietly(path) : Effect.void)
+    yield* exited
     const stats = yield* call<fs.Stats>(path, "reading the output's size", (k) => fs.fstat(fd, k))
     return stats.size
   }).pipe(
     Effect.scoped,
-    Effect.onExit((exit) => exit._tag === "Failure" ? removeQuietly(path) : Effect.void)
+    Effect.onError(() => removeQuietly(path))
   )
 
 /**
