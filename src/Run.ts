@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { concatenate } from "./ChunkOutputs.js"
-import type { ChunkOutputs, Merge } from "./ChunkOutputs.js"
+import type { ChunkOutputs, MergeContext } from "./ChunkOutputs.js"
 import { ChunkTask, ExecAction } from "./ChunkTask.js"
 import type { ChunkResult } from "./ChunkTask.js"
 import { StoreError } from "./Errors.js"
@@ -101,7 +101,8 @@ export const run = <E, M = never>(
   options: RunOptions,
   version: ObjectVersion,
   destination: Destination<E>,
-  merge: Merge<WorkerError | M> = concatenate
+  // Any `Merge<X>` with X covering `WorkerError` fits, and so does a generic merge.
+  merge: (outputs: ChunkOutputs<WorkerError>, context: MergeContext) => Stream.Stream<Uint8Array, WorkerError | M> = concatenate
 ) => {
   const tasks = plan(version.size, options.spec).map((approx, index) =>
     new ChunkTask({

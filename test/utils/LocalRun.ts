@@ -17,7 +17,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type * as Boundary from "../../src/Boundary.js"
 import { concatenate } from "../../src/ChunkOutputs.js"
-import type { Merge } from "../../src/ChunkOutputs.js"
+import type { ChunkOutputs, MergeContext } from "../../src/ChunkOutputs.js"
 import type { WorkerError } from "../../src/Errors.js"
 import * as Executor from "../../src/Executor.js"
 import * as Layers from "../../src/Layers.js"
@@ -54,7 +54,7 @@ export const workRoot = (name: string) => {
 }
 
 export interface LocalRunOptions<M> {
-  readonly merge?: Merge<WorkerError | M>
+  readonly merge?: (outputs: ChunkOutputs<WorkerError>, context: MergeContext) => Stream.Stream<Uint8Array, WorkerError | M>
   readonly concurrency?: number
   /** Called with every piece of the merged output as it arrives, before it is kept. */
   readonly onPiece?: (piece: Uint8Array) => void
@@ -72,7 +72,7 @@ export const runLocal = <M = never>(dir: string, bytes: Uint8Array, chunks: numb
     fs.mkdirSync(path.join(dir, "work"), { recursive: true })
     const version = yield* (yield* ObjectStore).head(source)
     const collected = yield* Ref.make(Chunk.empty<Uint8Array>())
-    const results = yield* run<never, M>(
+    const results = yield* run(
       { source, spec: { _tag: "Chunks", chunks }, command, concurrency: options.concurrency ?? 4, lookahead: 16, workDir: new FileUri({ path: path.join(dir, "work") }) },
       version,
       {
