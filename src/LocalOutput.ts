@@ -74,16 +74,21 @@ export const write = <E>(
  * reading again. A file not yet created is waited for the same way. Ends at exactly
  * `finished`'s `bytesOut` once the chunk succeeded; fails with the chunk's own error as soon
  * as it failed, or with `StoreError` when the file cannot be read.
+ *
+ * Each piece is memory of its own, unless `reuse` is set: then the next read goes into the
+ * memory of the piece before, which is right only for a consumer that is done with each piece
+ * before it pulls the next (fresh memory per megabyte costs page faults and garbage collection).
  */
 export const follow = <A extends { readonly bytesOut: number }, E>(
   path: string,
-  finished: Deferred.Deferred<A, E>
+  finished: Deferred.Deferred<A, E>,
+  options: { readonly reuse?: boolean } = {}
 ): Stream.Stream<Uint8Array, E | StoreError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     let fd: number | undefined
     let position = 0
     // The buffer of the next read: handed out when a read fills at least half of it (no copy),
-    // kept for the next read otherwise (the bytes are copied out).
+    // kept for the next read otherwise (the bytes are copied out), or always kept with `reuse`.
     let buffer: Buffer | undefined
     yield* Effect.addFinalizer(() => (fd === undefined ? Effect.void : close(fd)))
 
@@ -104,6 +109,7 @@ export const follow = <A extends { readonly bytesOut: number }, E>(
         call<number>(path, "reading the output", (k) => fs.read(fd!, target, 0, length, from, k)),
         (bytes) => {
           position += bytes
+          if (options.reuse === true) return target.subarray(0, bytes)
           if (bytes >= READ_SIZE / 2) {
             buffer = undefined
             return target.subarray(0, bytes)

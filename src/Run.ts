@@ -39,6 +39,12 @@ export type Destination<E> =
   | {
     readonly _tag: "Sink"
     readonly write: <E2>(bytes: Stream.Stream<Uint8Array, E2>) => Effect.Effect<void, E | E2>
+    /**
+     * Set when `write` is done with each piece (has handed it on, e.g. to the kernel) before
+     * it pulls the next and keeps no reference to it: the run may then read later bytes into
+     * the same memory.
+     */
+    readonly releasesPieces?: boolean
   }
   | { readonly _tag: "Object"; readonly uri: ObjectUri.ObjectUri }
 
@@ -139,13 +145,15 @@ export const run = <E, M = never>(
       Effect.raceFirst(Deferred.await(mergeDone))
     )
 
+    // Concatenated straight into a sink that releases each piece: one buffer serves every read.
+    const reuse = destination._tag === "Sink" && destination.releasesPieces === true && merge === concatenate
     const outputs: ChunkOutputs<WorkerError> = {
       count: tasks.length,
       // Read once, then removed: a long run does not keep what has been delivered.
       stream: (index) => {
         const output = tasks[index]!.output
         const bytes = output._tag === "FileUri"
-          ? LocalOutput.follow(output.path, finished[index]!)
+          ? LocalOutput.follow(output.path, finished[index]!, { reuse })
           : Stream.unwrap(Effect.as(Deferred.await(finished[index]!), readWhole(output)))
         return bytes.pipe(Stream.ensuring(removeQuietly(output)), Stream.provideContext(context))
       },

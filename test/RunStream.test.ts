@@ -58,7 +58,7 @@ describe("the output that is due streams while its command runs", () => {
 })
 
 describe("streamed outputs are byte-exact", () => {
-  it.live("for any shape, N and command, the merged output is the sequential pipeline's", () =>
+  it.live("for any shape, N and command, the merged output is the sequential pipeline's (with or without reused read buffers)", () =>
     Effect.gen(function*() {
       const context = yield* Layer.build(fibers)
       // `dd bs=7` writes its output in many small pieces; the last one writes more than one
@@ -70,10 +70,11 @@ describe("streamed outputs are byte-exact", () => {
             adversarialBytes,
             FastCheck.integer({ min: 1, max: 9 }),
             FastCheck.constantFrom(...commands),
-            (bytes, chunks, command) =>
+            FastCheck.boolean(),
+            (bytes, chunks, command, copying) =>
               Effect.runPromise(Effect.gen(function*() {
                 const dir = work.fresh()
-                const { bytes: merged, results } = yield* runLocal(dir, bytes, chunks, command)
+                const { bytes: merged, results } = yield* runLocal(dir, bytes, chunks, command, { copying })
                 expectSameBytes(merged, Buffer.concat(sequentialOutputs(bytes, chunks, command)))
                 expect(results.map((result) => Option.map(result, (r) => r.index))).toEqual(
                   Array.from({ length: chunks }, (_, i) => Option.some(i))

@@ -58,6 +58,8 @@ export interface LocalRunOptions<M> {
   readonly concurrency?: number
   /** Called with every piece of the merged output as it arrives, before it is kept. */
   readonly onPiece?: (piece: Uint8Array) => void
+  /** The sink copies each piece and says so (`releasesPieces`): the run may reuse their memory. */
+  readonly copying?: boolean
 }
 
 /**
@@ -79,7 +81,11 @@ export const runLocal = <M = never>(dir: string, bytes: Uint8Array, chunks: numb
         _tag: "Sink",
         write: (out) =>
           Stream.runForEach(out, (piece) =>
-            Effect.zipRight(Effect.sync(() => options.onPiece?.(piece)), Ref.update(collected, Chunk.append(piece))))
+            Effect.zipRight(
+              Effect.sync(() => options.onPiece?.(piece)),
+              Ref.update(collected, Chunk.append(options.copying === true ? Uint8Array.from(piece) : piece))
+            )),
+        releasesPieces: options.copying === true
       },
       options.merge ?? concatenate
     )
