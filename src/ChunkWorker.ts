@@ -1,7 +1,8 @@
 /**
  * The program every worker runs for one task, in a fiber or in a Lambda: read the resolved
  * chunk straight from the source, pass it through the task's action (as is, or through a
- * shell command), and stream the result to the task's output. Only the layers differ.
+ * shell command), and stream the result to the task's output. Only the layers differ. A
+ * command whose output is a local file writes that file itself (`LocalOutput`).
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -67,8 +68,9 @@ const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
 /**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
  * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
- * write that fails transiently is retried (re-reading the chunk). The chunk's requests and
- * retries are added to the caller's `Stats` when it ends; bytes as they flow.
+ * write that fails transiently is retried (re-reading the chunk), except for a command's
+ * output to a local file (`runChunkToFile`). The chunk's requests and retries are added to the
+ * caller's `Stats` when it ends; bytes as they flow.
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
