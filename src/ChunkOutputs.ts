@@ -7,7 +7,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 
 export interface ChunkOutputs<E> {
   /** N, the number of chunks; indices are `0 .. count - 1`. */
@@ -26,3 +26,20 @@ export interface ChunkOutputs<E> {
    */
   readonly file: (index: number) => Effect.Effect<string, E, Scope.Scope>
 }
+
+/** What a merge knows of the run besides its outputs. */
+export interface MergeContext {
+  /** N, the number of chunks (as `outputs.count`). */
+  readonly chunks: number
+}
+
+/**
+ * A merge: the run's one result stream from its chunks' outputs. It may read any outputs in
+ * any order, each at most once; when its stream ends, the run ends (chunks it did not need are
+ * stopped or never started). Its failure fails the run; nothing is committed then.
+ */
+export type Merge<E> = (outputs: ChunkOutputs<E>, context: MergeContext) => Stream.Stream<Uint8Array, E>
+
+/** The default merge: every output, in chunk order, each streamed as soon as it is due. */
+export const concatenate = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E> =>
+  Stream.flatMap(Stream.fromIterable(Array.from({ length: outputs.count }, (_, index) => index)), outputs.stream)

@@ -1,7 +1,9 @@
 /**
  * The program every worker runs for one task, in a fiber or in a Lambda: read the resolved
  * chunk straight from the source, pass it through the task's action (as is, or through a
- * shell command told its context: `CommandContext`), and stream the result to the task's output. Only the layers differ.
+ * shell command told its context: `CommandContext`), and stream the result to the task's
+ * output. Only the layers differ. A command whose output is a local file writes that file
+ * itself (`LocalOutput`); a copy between local files bypasses the streams (`copyRange`).
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -11,7 +13,8 @@ import * as Stream from "effect/Stream"
 import { Boundary } from "./Boundary.js"
 import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
-import { commandOutput } from "./CommandContext.js"
+import { commandInput, commandOutput } from "./CommandContext.js"
+import * as LocalOutput from "./LocalOutput.js"
 import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { retrying } from "./Retry.js"
@@ -75,13 +78,56 @@ const copyDirectly = <E, R>(
   })
 
 /**
+ * `runChunk` for a command whose output goes to a local file (`task.output` is a `FileUri`):
+ * the command's stdout is the file itself (`LocalOutput.write`), so a follower can stream it
+ * while it grows. Not retried: a follower may already have read the bytes written so far.
+ */
+const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
+  Effect.gen(function*() {
+    const boundary = yield* Boundary
+    const run = yield* Stats
+    const chunk = yield* Stats.make
+    const started = yield* Clock.currentTimeMillis
+    // The chunk's resolved start, set by the reader before its first byte (S3SPLIT_OFFSET).
+    const start = yield* Ref.make(task.approx.start)
+    const chunkBytes = boundary.readChunk(task.source, task.version, task.approx, {
+      lookahead: task.lookahead,
+      onStart: (at: number) => Ref.set(start, at)
+    }).pipe(
+      counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
+      Stream.provideService(Stats, chunk)
+    )
+    const bytesOut = yield* Effect.scoped(Effect.flatMap(
+      commandInput(task, chunkBytes, Ref.get(start)),
+      ({ env, input }) => LocalOutput.write(path, command, task.index, input, { env })
+    ))
+    const counts = yield* read(chunk)
+    yield* Effect.all([
+      increment(run.requests, counts.requests),
+      increment(run.retries, counts.retries),
+      increment(run.bytesFetched, counts.bytesFetched),
+      increment(run.chunksDone)
+    ])
+    return new ChunkResult({
+      index: task.index,
+      bytesIn: counts.bytesDone,
+      bytesOut,
+      requests: counts.requests,
+      retries: counts.retries,
+      durationMs: (yield* Clock.currentTimeMillis) - started
+    })
+  })
+
+/**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
  * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
- * write that fails transiently is retried (re-reading the chunk). The chunk's requests and
- * retries are added to the caller's `Stats` when it ends; bytes as they flow.
+ * write that fails transiently is retried (re-reading the chunk), except for a command's
+ * output to a local file (`runChunkToFile`). The chunk's requests and retries are added to the
+ * caller's `Stats` when it ends; bytes as they flow.
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
+    if (task.action._tag === "Exec" && task.output._tag === "FileUri") return yield* runChunkToFile(task, task.action.command, task.output.path)
     const boundary = yield* Boundary
     const store = yield* ObjectStore
     const run = yield* Stats

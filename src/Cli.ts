@@ -225,7 +225,13 @@ const workLocation = (prefix: ObjectUri.ObjectUri | undefined) =>
       Effect.orDie
     )
 
-const stdoutDestination = { _tag: "Sink", write: writeStdout } as const
+/** Our stdout as the run's destination: each piece is handed to the kernel before the next is pulled. */
+const stdoutDestination = {
+  _tag: "Sink",
+  write: <E>(pieces: Stream.Stream<Uint8Array, E>) =>
+    writeAll(pieces, process.stdout, { end: false, closed: () => new StdoutClosedError(), settled: true }),
+  releasesPieces: true
+} as const
 
 const runCommand = Command.make(
   "run",

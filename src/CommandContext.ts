@@ -26,19 +26,14 @@ export const environment = (task: ChunkTask, offset: number): Record<string, str
 })
 
 /**
- * The stdout of `command` run on the chunk's bytes `chunk`, as `Exec.pipeThrough`, with the
- * chunk's context in its environment and `task.header` (if any) on its stdin before the
- * chunk's bytes. `start` gives the chunk's resolved start: it must be known once `chunk` has
- * emitted its first piece or ended (the reader's `onStart` sets it). A failure of `chunk`
- * before its first piece fails the stream without starting the command.
+ * What a chunk's command reads and the environment it runs in: `task.header` (if any) before
+ * the chunk's bytes `chunk`, and `environment(task, offset)`. `start` gives the chunk's
+ * resolved start: it must be known once `chunk` has emitted its first piece or ended (the
+ * reader's `onStart` sets it), so this pulls the first piece, in the caller's scope, before
+ * it returns. A failure of `chunk` before its first piece fails here, before any command.
  */
-export const commandOutput = <E>(
-  task: ChunkTask,
-  command: string,
-  chunk: Stream.Stream<Uint8Array, E>,
-  start: Effect.Effect<number>
-) =>
-  Stream.unwrapScoped(Effect.gen(function*() {
+export const commandInput = <E>(task: ChunkTask, chunk: Stream.Stream<Uint8Array, E>, start: Effect.Effect<number>) =>
+  Effect.gen(function*() {
     const pull = yield* Stream.toPull(chunk)
     const first: Option.Option<Chunk.Chunk<Uint8Array>> = yield* pull.pipe(
       Effect.asSome,
@@ -50,5 +45,18 @@ export const commandOutput = <E>(
       onSome: (pieces) => Stream.concat(Stream.fromChunk(pieces), Stream.repeatEffectChunkOption(pull))
     })
     const input = task.header === undefined ? own : Stream.concat(Stream.succeed(task.header), own)
-    return pipeThrough(command, task.index, input, { env: environment(task, offset) })
-  }))
+    return { input, env: environment(task, offset) }
+  })
+
+/**
+ * The stdout of `command` run on the chunk's bytes `chunk`, as `Exec.pipeThrough`, with the
+ * chunk's context and header (`commandInput`).
+ */
+export const commandOutput = <E>(
+  task: ChunkTask,
+  command: string,
+  chunk: Stream.Stream<Uint8Array, E>,
+  start: Effect.Effect<number>
+) =>
+  Stream.unwrapScoped(Effect.map(commandInput(task, chunk, start), ({ env, input }) =>
+    pipeThrough(command, task.index, input, { env })))

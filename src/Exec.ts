@@ -1,7 +1,9 @@
 /**
- * Pipes a byte stream through a shell command: `/bin/sh -c command` with the stream on stdin,
- * its stdout as the result stream. A non-zero exit fails with `WorkerFailedError` carrying the
- * exit code and the tail of stderr; the child is killed if the stream is abandoned.
+ * Runs a shell command over a byte stream: `/bin/sh -c command` in its own process group, the
+ * stream on its stdin, and its stdout either returned as a stream (`pipeThrough`) or given
+ * straight to a file descriptor (`pipeInto`, so the output never passes through this
+ * process). A non-zero exit fails with `WorkerFailedError` carrying the exit code and the tail
+ * of stderr; the whole group is killed when the command's scope ends, however it ends.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Cause from "effect/Cause"
@@ -10,11 +12,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { WorkerFailedError } from "./Errors.js"
 import { writeAll } from "./WritableSink.js"
+
+/** How a command is started. */
+export interface ExecOptions {
+  /** Variables added to (or replacing those of) this process's environment for the command. */
+  readonly env?: Record<string, string>
+}
 
 /** How much of the command's stderr is kept for the error message. */
 const TAIL_BYTES = 2048
@@ -48,27 +57,24 @@ const release = (child: ChildProcess) =>
   }).pipe(Effect.timeoutTo({ duration: REAP_TIMEOUT, onSuccess: () => undefined, onTimeout: () => undefined }))
 
 /**
- * The stdout of `command` fed with `input`. The input's own failure wins over the command's
- * exit status (the command is killed then). A command that stops reading early (`head`) is
- * not an error: the rest of the input is simply not sent. `options.env` is added to this
- * process's environment for the command (its values win).
+ * Starts `command` in the current scope with `input` fed to its stdin and its stdout as
+ * `stdout` ("pipe", or a file descriptor the child writes to directly). `finish` waits for the
+ * command to exit and fails as `pipeThrough` documents; the scope's end kills the group.
  */
-export const pipeThrough = <E>(
+const start = <E>(
   command: string,
   index: number,
   input: Stream.Stream<Uint8Array, E>,
-  options?: { env?: Record<string, string> }
-): Stream.Stream<Uint8Array, E | WorkerFailedError> =>
-  Stream.unwrapScoped(Effect.gen(function*() {
+  stdout: "pipe" | number,
+  options: ExecOptions
+): Effect.Effect<{ readonly child: ChildProcess; readonly finish: Effect.Effect<void, E | WorkerFailedError> }, never, Scope.Scope> =>
+  Effect.gen(function*() {
     const failed = (reason: string, tail = "", exitCode?: number) =>
       new WorkerFailedError({ index, reason, tail, ...(exitCode === undefined ? {} : { exitCode }) })
+    const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
     // Its own process group, so that stopping it stops the whole pipeline the shell started.
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn("/bin/sh", ["-c", command], {
-        stdio: ["pipe", "pipe", "pipe"],
-        detached: true,
-        ...(options?.env === undefined ? {} : { env: { ...process.env, ...options.env } })
-      })),
+      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", stdout, "pipe"], detached: true, env })),
       release
     )
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()
@@ -76,14 +82,14 @@ export const pipeThrough = <E>(
     child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed(code)))
     // A failed write (EPIPE) means the command closed its stdin early: what it did not read it
     // did not want, and its exit status tells whether that was fine.
-    child.stdin.on("error", () => undefined)
+    child.stdin!.on("error", () => undefined)
     const stdinClosed = Symbol("stdinClosed")
-    const feeder = yield* writeAll(input, child.stdin, { end: true, closed: () => stdinClosed }).pipe(
+    const feeder = yield* writeAll(input, child.stdin!, { end: true, closed: () => stdinClosed }).pipe(
       Effect.catchIf((error): error is typeof stdinClosed => error === stdinClosed, () => Effect.void),
       Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped
     )
-    const tail = yield* NodeStream.fromReadable(() => child.stderr, () => undefined).pipe(
+    const tail = yield* NodeStream.fromReadable(() => child.stderr!, () => undefined).pipe(
       Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
         const joined = Buffer.concat([kept, piece])
         return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
@@ -102,7 +108,39 @@ export const pipeThrough = <E>(
         return yield* failed(code === null ? "command was killed" : `command exited with code ${code}`, stderr, code ?? undefined)
       }
     })
-    return NodeStream.fromReadable<WorkerFailedError>(() => child.stdout, (error) => failed(`reading the command's output: ${String(error)}`)).pipe(
-      Stream.concat(Stream.drain(Stream.fromEffect(finish)))
-    )
-  }))
+    return { child, finish }
+  })
+
+/**
+ * The stdout of `command` fed with `input`. The input's own failure wins over the command's
+ * exit status (the command is killed then). A command that stops reading early (`head`) is
+ * not an error: the rest of the input is simply not sent. The child is killed if the stream is
+ * abandoned.
+ */
+export const pipeThrough = <E>(
+  command: string,
+  index: number,
+  input: Stream.Stream<Uint8Array, E>,
+  options: ExecOptions = {}
+): Stream.Stream<Uint8Array, E | WorkerFailedError> =>
+  Stream.unwrapScoped(Effect.map(start(command, index, input, "pipe", options), ({ child, finish }) =>
+    NodeStream.fromReadable<WorkerFailedError>(() => child.stdout!, (error) =>
+      new WorkerFailedError({ index, reason: `reading the command's output: ${String(error)}`, tail: "" })).pipe(
+        Stream.concat(Stream.drain(Stream.fromEffect(finish)))
+      )))
+
+/**
+ * Starts `command` in the current scope, fed with `input`, its stdout written by the command
+ * itself to the open file descriptor `fd` (from where it stands; no byte of the output passes
+ * through this process). The returned effect waits until the command has exited: it succeeds
+ * on status 0 and fails as `pipeThrough` does. Closing the scope kills the group, so
+ * finalizers added after this call run before the kill.
+ */
+export const pipeInto = <E>(
+  command: string,
+  index: number,
+  input: Stream.Stream<Uint8Array, E>,
+  fd: number,
+  options: ExecOptions = {}
+): Effect.Effect<Effect.Effect<void, E | WorkerFailedError>, never, Scope.Scope> =>
+  Effect.map(start(command, index, input, fd, options), ({ finish }) => finish)

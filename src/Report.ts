@@ -1,7 +1,8 @@
 /**
- * How a split is shown: an aligned table with totals for people, or one JSON object per chunk
- * per line for programs.
+ * How a split or a run is shown: an aligned table with totals for people, or one JSON object
+ * per chunk per line for programs.
  */
+import * as Option from "effect/Option"
 import type { ChunkResult } from "./ChunkTask.js"
 import type { ChunkRow } from "./Manifest.js"
 
@@ -37,13 +38,22 @@ export const table = (rows: ReadonlyArray<ChunkRow>, size: number): ReadonlyArra
   ]
 }
 
-/** The run summary: one JSON object per chunk (bytes in and out, requests, retries, duration). */
-export const resultLines = (results: ReadonlyArray<ChunkResult>): string =>
-  results.map((result) => JSON.stringify({
-    index: result.index,
-    bytesIn: result.bytesIn,
-    bytesOut: result.bytesOut,
-    requests: result.requests,
-    retries: result.retries,
-    durationMs: result.durationMs
-  }) + "\n").join("")
+/**
+ * The run summary: one JSON object per chunk, in index order (bytes in and out, requests,
+ * retries, duration), or `{"index":i,"skipped":true}` for a chunk the merge did not need
+ * (stopped, or never started).
+ */
+export const resultLines = (results: ReadonlyArray<Option.Option<ChunkResult>>): string =>
+  results.map((option, index) =>
+    JSON.stringify(Option.match(option, {
+      onNone: () => ({ index, skipped: true }),
+      onSome: (result) => ({
+        index: result.index,
+        bytesIn: result.bytesIn,
+        bytesOut: result.bytesOut,
+        requests: result.requests,
+        retries: result.retries,
+        durationMs: result.durationMs
+      })
+    })) + "\n"
+  ).join("")

@@ -1,18 +1,30 @@
 /**
  * The coordinator of `run`: plans the chunks, has the executor pipe each through the command
- * into a work location, and merges the outputs in chunk order, streaming: chunk 0's output
- * goes out as soon as it is complete, later ones when their turn comes; outputs not yet due
- * wait in the work location (disk or S3), never in memory. A merged `--out` object is
- * committed only when every chunk succeeded, and the work location is emptied on every path.
+ * into a work location, and hands the outputs (`ChunkOutputs`) to a merge (`concatenate` by
+ * default), whose stream is the run's result. In a local work directory the output that is due
+ * streams on while its command produces it (`LocalOutput`); from an S3 work prefix each output
+ * is read once its chunk has finished. Outputs not yet due wait in the work location (disk or
+ * S3), never in memory. A merge that completes early ends the run: running chunks are stopped,
+ * the rest never start. A merged `--out` object is committed only when the merge succeeded,
+ * and the work location is emptied on every path.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import { concatenate } from "./ChunkOutputs.js"
+import type { ChunkOutputs, MergeContext } from "./ChunkOutputs.js"
 import { ChunkTask, ExecAction } from "./ChunkTask.js"
 import type { ChunkResult } from "./ChunkTask.js"
+import { StoreError } from "./Errors.js"
 import type { WorkerError } from "./Errors.js"
 import { Executor } from "./Executor.js"
 import { fanOut } from "./FanOut.js"
+import * as LocalOutput from "./LocalOutput.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
@@ -27,6 +39,12 @@ export type Destination<E> =
   | {
     readonly _tag: "Sink"
     readonly write: <E2>(bytes: Stream.Stream<Uint8Array, E2>) => Effect.Effect<void, E | E2>
+    /**
+     * Set when `write` is done with each piece (has handed it on, e.g. to the kernel) before
+     * it pulls the next and keeps no reference to it: the run may then read later bytes into
+     * the same memory.
+     */
+    readonly releasesPieces?: boolean
   }
   | { readonly _tag: "Object"; readonly uri: ObjectUri.ObjectUri }
 
@@ -51,7 +69,9 @@ export const outputName = (index: number): string => `output-${String(index).pad
 
 /** Removes a work output, with retries; a failure here must not hide the run's own outcome. */
 const removeQuietly = (uri: ObjectUri.ObjectUri) =>
-  Effect.flatMap(ObjectStore, (store) => Effect.ignore(retrying(ObjectUri.format(uri), store.remove(uri))))
+  uri._tag === "FileUri"
+    ? LocalOutput.removeQuietly(uri.path)
+    : Effect.flatMap(ObjectStore, (store) => Effect.ignore(retrying(ObjectUri.format(uri), store.remove(uri))))
 
 /** The whole object at `uri`, with retries (our own outputs: no version to pin beyond the HEAD). */
 const readWhole = (uri: ObjectUri.ObjectUri) =>
@@ -61,14 +81,43 @@ const readWhole = (uri: ObjectUri.ObjectUri) =>
     return readRange(uri, version, { start: 0, end: version.size })
   }))
 
+/** A temporary local copy of the object at `uri`, removed when the scope closes. */
+const localCopy = (uri: ObjectUri.ObjectUri) =>
+  Effect.gen(function*() {
+    const failed = (what: string) => (error: unknown) => new StoreError({ uri: ObjectUri.format(uri), reason: `${what}: ${String(error)}` })
+    const dir = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => fs.promises.mkdtemp(NodePath.join(Os.tmpdir(), "s3split-output-")), catch: failed("making a local copy") }),
+      (dir) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true }))
+    )
+    const path = NodePath.join(dir, "output")
+    yield* Effect.scoped(Effect.gen(function*() {
+      const file = yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => fs.promises.open(path, "w"), catch: failed("making a local copy") }),
+        (file) => Effect.promise(() => file.close())
+      )
+      yield* Stream.runForEach(readWhole(uri), (piece) => Effect.tryPromise({ try: () => file.write(piece), catch: failed("writing a local copy") }))
+    }))
+    return path
+  })
+
 /**
  * Runs `options.command` on every chunk of the source `version` (with its context in the
- * environment and `options.header` first on its stdin: `CommandContext`) and delivers the
- * outputs, in chunk order, to `destination`. Returns each chunk's counts, in order. The first chunk to
- * fail fails the run with its own error at once: the other workers are interrupted, no new
- * one starts, and nothing is committed.
+ * environment and `options.header` first on its stdin: `CommandContext`), hands the outputs
+ * to `merge` (default `concatenate`: chunk order) and delivers the merged stream to
+ * `destination`. Returns each chunk's counts, in order: `None` for a chunk that was stopped
+ * or never started because the merge completed without it. The first chunk to fail fails the
+ * run with its own error at once: the other workers are interrupted, no new one starts, and
+ * nothing is committed. An `Object` destination with `concatenate` is composed in the store
+ * where it can be (the outputs never pass through this process), otherwise the merged stream
+ * is put.
  */
-export const run = <E>(options: RunOptions, version: ObjectVersion, destination: Destination<E>) => {
+export const run = <E, M = never>(
+  options: RunOptions,
+  version: ObjectVersion,
+  destination: Destination<E>,
+  // Any `Merge<X>` with X covering `WorkerError` fits, and so does a generic merge.
+  merge: (outputs: ChunkOutputs<WorkerError>, context: MergeContext) => Stream.Stream<Uint8Array, WorkerError | M> = concatenate
+) => {
   // With a header, the plan covers the bytes after it: `[headerEnd, S)`, its cut points shifted.
   const header = options.header !== undefined && options.header.length > 0 ? { header: options.header } : {}
   const headerEnd = options.header?.length ?? 0
@@ -90,9 +139,12 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
     const executor = yield* Executor
     const context = yield* Effect.context<ObjectStore | Stats>()
     const finished = yield* Effect.forEach(tasks, () => Deferred.make<ChunkResult, WorkerError>())
+    const mergeDone = yield* Deferred.make<void>()
 
     // Fail fast: the first failing chunk fails the fan-out, which interrupts the running
-    // workers and starts no new one; the merge below is interrupted with it.
+    // workers and starts no new one; the merge is interrupted with it. Once the merge is
+    // complete (early or not), the workers still running are interrupted instead, and a late
+    // failure of theirs no longer counts: the result has been delivered.
     const workers = fanOut(
       tasks,
       (task) =>
@@ -101,32 +153,58 @@ export const run = <E>(options: RunOptions, version: ObjectVersion, destination:
           Effect.flatten
         ),
       options.concurrency ?? defaultConcurrency(tasks.length)
+    ).pipe(
+      Effect.catchAllCause((cause) => Effect.flatMap(Deferred.isDone(mergeDone), (done) => done ? Effect.never : Effect.failCause(cause))),
+      Effect.raceFirst(Deferred.await(mergeDone))
     )
-    // Each output, in chunk order, once its chunk is complete; removed once it has been read.
-    const merged = Stream.fromIterable(tasks).pipe(
-      Stream.flatMap((task) =>
-        Stream.unwrap(Effect.as(Deferred.await(finished[task.index]!), readWhole(task.output))).pipe(
-          Stream.ensuring(destination._tag === "Sink" ? removeQuietly(task.output) : Effect.void)
+
+    // Concatenated straight into a sink that releases each piece: one buffer serves every read.
+    const reuse = destination._tag === "Sink" && destination.releasesPieces === true && merge === concatenate
+    const outputs: ChunkOutputs<WorkerError> = {
+      count: tasks.length,
+      // Read once, then removed: a long run does not keep what has been delivered.
+      stream: (index) => {
+        const output = tasks[index]!.output
+        const bytes = output._tag === "FileUri"
+          ? LocalOutput.follow(output.path, finished[index]!, { reuse })
+          : Stream.unwrap(Effect.as(Deferred.await(finished[index]!), readWhole(output)))
+        return bytes.pipe(Stream.ensuring(removeQuietly(output)), Stream.provideContext(context))
+      },
+      file: (index) => {
+        const output = tasks[index]!.output
+        return Effect.zipRight(
+          Deferred.await(finished[index]!),
+          output._tag === "FileUri" ? Effect.succeed(output.path) : Effect.provide(localCopy(output), context)
         )
-      ),
-      Stream.provideContext(context)
-    )
+      }
+    }
+    const merged = merge(outputs, { chunks: tasks.length })
+
     const deliver = destination._tag === "Sink"
       ? destination.write(merged)
       : Effect.gen(function*() {
-        const results = yield* Effect.forEach(finished, Deferred.await)
-        const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
         const target = ObjectUri.format(destination.uri)
         // The merged output carries the source's media type, as the parts of a split do.
         const typed = version.contentType === undefined ? {} : { contentType: version.contentType }
+        if (merge !== concatenate) return yield* retrying(target, store.put(destination.uri, merged, typed))
+        const results = yield* Effect.forEach(finished, Deferred.await)
+        const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
         yield* retrying(target, store.compose(destination.uri, sources, typed)).pipe(
           Effect.catchTag("ComposeUnsupportedError", () =>
             retrying(target, store.put(destination.uri, merged, { ...typed, sizeHint: sources.reduce((sum, source) => sum + source.size, 0) })))
         )
       })
 
-    yield* Effect.all([workers, deliver], { concurrency: "unbounded", discard: true })
-    return yield* Effect.forEach(finished, Deferred.await)
+    yield* Effect.all([workers, Effect.zipRight(deliver, Deferred.succeed(mergeDone, undefined))], {
+      concurrency: "unbounded",
+      discard: true
+    })
+    return yield* Effect.forEach(finished, (chunk) =>
+      Effect.flatMap(Deferred.poll(chunk), (polled) =>
+        Option.match(polled, {
+          onNone: () => Effect.succeed(Option.none<ChunkResult>()),
+          onSome: (result) => Effect.map(Effect.exit(result), (exit) => Exit.isSuccess(exit) ? Option.some(exit.value) : Option.none())
+        })))
   }).pipe(
     // The work location is private to this run: empty it whole, whatever the ending (objects
     // and, in S3, incomplete uploads), after every worker has ended. A Lambda executor waits

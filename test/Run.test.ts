@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import { WorkerFailedError } from "../src/Errors.js"
@@ -46,7 +47,7 @@ describe("run on local workers", () => {
             const memory = yield* seeded(bytes)
             const { bytes: merged, results } = yield* runToBytes(memory, "cat", chunks)
             expect(merged).toEqual(Buffer.from(bytes))
-            expect(results.map((result) => result.index)).toEqual(Array.from({ length: chunks }, (_, i) => i))
+            expect(results.map((result) => Option.getOrThrow(result).index)).toEqual(Array.from({ length: chunks }, (_, i) => i))
             // Nothing is left in the work location.
             expect(yield* memory.keys).toEqual([ObjectUri.format(SOURCE)])
           }))),

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
@@ -57,7 +58,7 @@ const runChunks = (memory: MemoryObjectStore, command: string, chunks: number, h
     )
     const merged = Buffer.concat(Chunk.toArray(yield* Ref.get(collected)))
     let at = 0
-    const outputs = results.map((result) => merged.subarray(at, (at += result.bytesOut)))
+    const outputs = results.map((result) => merged.subarray(at, (at += Option.getOrThrow(result).bytesOut)))
     expect(at).toBe(merged.length)
     return { header: Buffer.from(header), outputs }
   }).pipe(Effect.provide(jobLayer(memory)))

@@ -46,4 +46,26 @@ describe("writeAll", () => {
       const error = yield* Effect.flip(writeAll(input, target.writable, { end: true, closed: () => "closed" as const }))
       expect(error).toBe("closed")
     }))
+
+  it.live("settled: each chunk of pieces is handed on before the next is pulled, so a producer may reuse its memory", () =>
+    Effect.gen(function*() {
+      // The writable copies what it takes, one piece per turn of the event loop; the producer
+      // writes every piece into one and the same buffer.
+      const copies: Array<Buffer> = []
+      const writable = new Writable({
+        highWaterMark: 4 * PIECE,
+        write(chunk: Buffer, _encoding, callback) {
+          copies.push(Buffer.from(chunk))
+          setImmediate(callback)
+        }
+      })
+      const shared = Buffer.alloc(PIECE)
+      const input = Stream.range(1, 50).pipe(
+        Stream.mapEffect((i) => Effect.sync(() => shared.fill(i))),
+        Stream.rechunk(1)
+      )
+      yield* writeAll(input, writable, { end: true, closed: () => "closed" as const, settled: true })
+      expect(copies.map((copy) => copy[0])).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
+      expect(copies.every((copy) => copy.every((byte) => byte === copy[0]))).toBe(true)
+    }))
 })
