@@ -6,46 +6,16 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
 import { WorkerFailedError } from "./Errors.js"
+import { killGroup, spawnScoped } from "./ShellProcess.js"
 import { writeAll } from "./WritableSink.js"
 
 /** How much of the command's stderr is kept for the error message. */
 const TAIL_BYTES = 2048
-
-/** Kills the command's whole process group; a group already gone is fine. */
-const killGroup = (child: ChildProcess) => {
-  if (child.pid === undefined) return
-  try {
-    process.kill(-child.pid, "SIGKILL")
-  } catch {
-    // Already gone.
-  }
-}
-
-/** How long a release waits for the killed shell to be reaped before giving up on it. */
-const REAP_TIMEOUT = Duration.seconds(5)
-
-/**
- * Kills the group (even when the shell has exited: what it left in the background dies too)
- * and waits, bounded, until the shell has been reaped, so no process of the group outlives
- * the stream.
- */
-const release = (child: ChildProcess) =>
-  Effect.async<void>((resume) => {
-    const exited = () => child.exitCode !== null || child.signalCode !== null
-    killGroup(child)
-    if (child.pid === undefined || exited()) return resume(Effect.void)
-    const onExit = () => resume(Effect.void)
-    child.once("exit", onExit)
-    return Effect.sync(() => child.off("exit", onExit))
-  }).pipe(Effect.timeoutTo({ duration: REAP_TIMEOUT, onSuccess: () => undefined, onTimeout: () => undefined }))
 
 /**
  * The stdout of `command` fed with `input`. The input's own failure wins over the command's
@@ -61,10 +31,7 @@ export const pipeThrough = <E>(
     const failed = (reason: string, tail = "", exitCode?: number) =>
       new WorkerFailedError({ index, reason, tail, ...(exitCode === undefined ? {} : { exitCode }) })
     // Its own process group, so that stopping it stops the whole pipeline the shell started.
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true })),
-      release
-    )
+    const child = yield* spawnScoped("/bin/sh", ["-c", command])
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()
     child.once("error", (error) => Deferred.unsafeDone(exited, Effect.fail(failed(`cannot start /bin/sh: ${error.message}`))))
     child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed(code)))
