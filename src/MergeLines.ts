@@ -1,0 +1,175 @@
+/**
+ * The merges done line by line, in this process, over the outputs in chunk order: concatenation
+ * (dropping a repeated header), the first / last K lines (`head -n K`, `tail -n K`) and the
+ * boundary merge of `uniq` / `uniq -c` outputs. Each reads an output only when its turn comes;
+ * memory holds at most a line (and the K lines of a tail).
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { ChunkOutputs } from "./ChunkOutputs.js"
+import { MergeError } from "./Errors.js"
+import { NEWLINE } from "./LineCut.js"
+import { sameBytes, splitLines } from "./Lines.js"
+
+const indices = (count: number) => Array.from({ length: count }, (_, i) => i)
+
+/** Splits the header's bytes into its lines; a last line without `\n` is never matched. */
+const headerLines = (header: Uint8Array): Array<Uint8Array> => {
+  const lines: Array<Uint8Array> = []
+  let start = 0
+  for (;;) {
+    const newline = header.indexOf(NEWLINE, start)
+    if (newline === -1) return lines
+    lines.push(header.subarray(start, newline + 1))
+    start = newline + 1
+  }
+}
+
+/**
+ * `bytes` without its leading lines that equal the header's lines, in order (the first line
+ * if it equals header line 0, then the next if it equals header line 1, ...). The rest passes
+ * through untouched; at most one header line's worth of bytes is held back.
+ */
+const dropHeader = <E>(header: ReadonlyArray<Uint8Array>, bytes: Stream.Stream<Uint8Array, E>) =>
+  Stream.suspend(() => {
+    let matched = 0
+    let held: Uint8Array = new Uint8Array(0)
+    let passing = header.length === 0
+    const step = (piece: Uint8Array): Array<Uint8Array> => {
+      if (passing) return [piece]
+      held = Buffer.concat([held, piece])
+      while (matched < header.length) {
+        const line = header[matched]!
+        if (held.length < line.length) return []
+        if (!sameBytes(held.subarray(0, line.length), line)) break
+        held = held.subarray(line.length)
+        matched++
+      }
+      passing = true
+      return held.length === 0 ? [] : [held]
+    }
+    const rest = Stream.suspend(() => passing || held.length === 0 ? Stream.empty : Stream.make(held))
+    return Stream.concat(Stream.mapConcat(bytes, step), rest)
+  })
+
+/**
+ * The outputs one after the other, in chunk order; output `i` is opened only once output
+ * `i - 1` has ended. With a `header`, the leading lines of every output after the first that
+ * equal the header's lines are dropped, so a CSV-in, CSV-out command gives one header.
+ */
+export const concat = <E>(outputs: ChunkOutputs<E>, header?: Uint8Array): Stream.Stream<Uint8Array, E> => {
+  const lines = header === undefined ? [] : headerLines(header)
+  return Stream.flatMap(
+    Stream.fromIterable(indices(outputs.count)),
+    (index) => index === 0 || lines.length === 0 ? outputs.stream(index) : dropHeader(lines, outputs.stream(index)),
+    { concurrency: 1 }
+  )
+}
+
+/**
+ * The first `k` lines of `bytes` (`head -n k`): the stream ends right after the `k`-th `\n`,
+ * and the rest of `bytes` is never pulled.
+ */
+export const head = <E>(k: number, bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+  k === 0 ? Stream.empty : Stream.suspend(() => {
+    let left = k
+    return bytes.pipe(
+      Stream.map((piece) => {
+        let at = 0
+        while (left > 0) {
+          const newline = piece.indexOf(NEWLINE, at)
+          if (newline === -1) return piece
+          left--
+          at = newline + 1
+        }
+        return piece.subarray(0, at)
+      }),
+      Stream.takeUntil(() => left === 0)
+    )
+  })
+
+/**
+ * The last `k` lines of `bytes` (`tail -n k`; an unterminated last line counts as a line),
+ * once `bytes` has ended. Holds at most `k` lines.
+ */
+export const tail = <E>(k: number, bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
+  k === 0 ? Stream.drain(bytes) : Stream.unwrap(Effect.map(
+    Stream.runFold(splitLines(bytes), { ring: new Array<Uint8Array>(), seen: 0 }, (state, line) => {
+      // A ring of the last k lines: line n sits at n % k.
+      if (state.ring.length < k) state.ring.push(line)
+      else state.ring[state.seen % k] = line
+      state.seen++
+      return state
+    }),
+    ({ ring, seen }) => {
+      const kept = Math.min(k, seen)
+      return Stream.fromIterable(Array.from({ length: kept }, (_, i) => ring[(seen - kept + i) % k]!))
+    }
+  ))
+
+/**
+ * `uniq` outputs merged: a line equal to the line before it (the last line of the previous
+ * non-empty output, since within an output `uniq` left none) is dropped.
+ */
+export const uniq = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E> =>
+  Stream.suspend(() => {
+    let previous: Uint8Array | undefined
+    return Stream.filter(splitLines(concat(outputs)), (line) => {
+      const fresh = previous === undefined || !sameBytes(previous, line)
+      previous = line
+      return fresh
+    })
+  })
+
+/** A line of `uniq -c`: its count and the line it counts (with its `\n`, when present). */
+export interface Counted {
+  readonly count: bigint
+  readonly text: Uint8Array
+}
+
+const SPACE = 0x20
+
+/** Reads a `uniq -c` line (`%7d ` then the line), or `None` when it is not one. */
+export const parseCounted = (line: Uint8Array): Option.Option<Counted> => {
+  let at = 0
+  while (at < line.length && line[at] === SPACE) at++
+  const digits = at
+  while (at < line.length && line[at]! >= 0x30 && line[at]! <= 0x39) at++
+  if (at === digits || line[at] !== SPACE) return Option.none()
+  return Option.some({ count: BigInt(Buffer.from(line.subarray(digits, at)).toString("latin1")), text: line.subarray(at + 1) })
+}
+
+/** A `uniq -c` line as uniq prints it: the count right-aligned in 7 columns, a space, the line. */
+export const formatCounted = ({ count, text }: Counted): Uint8Array =>
+  Buffer.concat([Buffer.from(`${count.toString().padStart(7)} `, "latin1"), text])
+
+/**
+ * `uniq -c` outputs merged: where consecutive lines count the same line (only at the boundary
+ * of two outputs, since within an output `uniq -c` joined them), one line with the sum of their
+ * counts. A line that is not `uniq -c`'s fails with `MergeError` naming its chunk.
+ */
+export const uniqCount = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E | MergeError> =>
+  Stream.suspend(() => {
+    let pending: Counted | undefined
+    const parsed = Stream.flatMap(
+      Stream.fromIterable(indices(outputs.count)),
+      (index) =>
+        Stream.mapEffect(splitLines(outputs.stream(index)), (line) =>
+          Option.match(parseCounted(line), {
+            onNone: () => Effect.fail(new MergeError({ index, reason: "a line of its output is not `uniq -c`'s (a count, a space, the line)" })),
+            onSome: Effect.succeed
+          })),
+      { concurrency: 1 }
+    )
+    const joined = Stream.mapConcat(parsed, (counted): Array<Uint8Array> => {
+      if (pending !== undefined && sameBytes(pending.text, counted.text)) {
+        pending = { count: pending.count + counted.count, text: pending.text }
+        return []
+      }
+      const out = pending === undefined ? [] : [formatCounted(pending)]
+      pending = counted
+      return out
+    })
+    return Stream.concat(joined, Stream.suspend(() => pending === undefined ? Stream.empty : Stream.make(formatCounted(pending))))
+  })
