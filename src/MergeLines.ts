@@ -72,22 +72,22 @@ export const concat = <E>(outputs: ChunkOutputs<E>, header?: Uint8Array): Stream
  * and the rest of `bytes` is never pulled.
  */
 export const head = <E>(k: number, bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Uint8Array, E> =>
-  k === 0 ? Stream.empty : Stream.suspend(() => {
-    let left = k
-    return bytes.pipe(
-      Stream.map((piece) => {
-        let at = 0
-        while (left > 0) {
-          const newline = piece.indexOf(NEWLINE, at)
-          if (newline === -1) return piece
-          left--
-          at = newline + 1
-        }
-        return piece.subarray(0, at)
-      }),
-      Stream.takeUntil(() => left === 0)
-    )
-  })
+  k === 0 ? Stream.empty : bytes.pipe(
+    // Each piece with the number of lines still due after it.
+    Stream.mapAccum(k, (due, piece): readonly [number, readonly [Uint8Array, number]] => {
+      let left = due
+      let at = 0
+      while (left > 0) {
+        const newline = piece.indexOf(NEWLINE, at)
+        if (newline === -1) return [left, [piece, left]]
+        left--
+        at = newline + 1
+      }
+      return [0, [piece.subarray(0, at), 0]]
+    }),
+    Stream.takeUntil(([, left]) => left === 0),
+    Stream.map(([piece]) => piece)
+  )
 
 /**
  * The last `k` lines of `bytes` (`tail -n k`; an unterminated last line counts as a line),

@@ -56,7 +56,7 @@ export const sortMerge = <E>(
 /** A private temporary directory, removed with everything in it when the scope closes. */
 const tempDir = Effect.acquireRelease(
   Effect.tryPromise({
-    try: () => fsp.mkdtemp(path.join(os.tmpdir(), "s3split-merge-")),
+    try: () => fsp.mkdtemp(path.join(os.tmpdir(), "s3split-merge-uniq-")),
     catch: (error) => new MergeError({ reason: `cannot create a temporary directory: ${String(error)}` })
   }),
   (dir) => Effect.promise(() => fsp.rm(dir, { recursive: true, force: true }))
