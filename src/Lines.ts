@@ -46,6 +46,8 @@ export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
 export interface Reader<A, E> {
   /** The next element, or `None` once the stream has ended. */
   readonly next: Effect.Effect<Option.Option<A>, E>
+  /** The next element when it is already at hand (no pull needed), else `undefined`. */
+  readonly poll: () => Option.Option<A> | undefined
 }
 
 /** A `Reader` over `stream`, open until the scope closes. */
@@ -73,5 +75,6 @@ export const reader = <A, E>(stream: Stream.Stream<A, E>): Effect.Effect<Reader<
         Effect.zipRight(next)
       )
     })
-    return { next }
+    const poll = () => at < buffered.length ? Option.some(buffered[at++]!) : ended ? Option.none() : undefined
+    return { next, poll }
   })

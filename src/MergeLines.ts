@@ -4,6 +4,7 @@
  * boundary merge of `uniq` / `uniq -c` outputs. Each reads an output only when its turn comes;
  * memory holds at most a line (and the K lines of a tail).
  */
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -140,6 +141,20 @@ export const parseCounted = (line: Uint8Array): Option.Option<Counted> => {
   return Option.some({ count: BigInt(Buffer.from(line.subarray(digits, at)).toString("latin1")), text: line.subarray(at + 1) })
 }
 
+/** The `uniq -c` lines of chunk `index`'s output, parsed; a line that is not one fails the stream. */
+export const countedLines = <E>(index: number, lines: Stream.Stream<Uint8Array, E>): Stream.Stream<Counted, E | MergeError> =>
+  Stream.mapChunksEffect(lines, (chunk) => {
+    const parsed: Array<Counted> = []
+    for (const line of chunk) {
+      const counted = parseCounted(line)
+      if (Option.isNone(counted)) {
+        return Effect.fail(new MergeError({ index, reason: "a line of its output is not `uniq -c`'s (a count, a space, the line)" }))
+      }
+      parsed.push(counted.value)
+    }
+    return Effect.succeed(Chunk.unsafeFromArray(parsed))
+  })
+
 /** A `uniq -c` line as uniq prints it: the count right-aligned in 7 columns, a space, the line. */
 export const formatCounted = ({ count, text }: Counted): Uint8Array =>
   Buffer.concat([Buffer.from(`${count.toString().padStart(7)} `, "latin1"), text])
@@ -154,12 +169,7 @@ export const uniqCount = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array
     let pending: Counted | undefined
     const parsed = Stream.flatMap(
       Stream.fromIterable(indices(outputs.count)),
-      (index) =>
-        Stream.mapEffect(splitLines(outputs.stream(index)), (line) =>
-          Option.match(parseCounted(line), {
-            onNone: () => Effect.fail(new MergeError({ index, reason: "a line of its output is not `uniq -c`'s (a count, a space, the line)" })),
-            onSome: Effect.succeed
-          })),
+      (index) => countedLines(index, splitLines(outputs.stream(index))),
       { concurrency: 1 }
     )
     const joined = Stream.mapConcat(parsed, (counted): Array<Uint8Array> => {

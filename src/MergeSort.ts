@@ -6,6 +6,7 @@
  * it is stable across files (a tie goes to the earlier output), as a sequential stable sort is.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -19,7 +20,7 @@ import { reader, sameBytes, splitLines } from "./Lines.js"
 import type { Reader } from "./Lines.js"
 import { commandOutput, outputFiles } from "./MergeCommand.js"
 import type { Counted } from "./MergeLines.js"
-import { formatCounted, parseCounted } from "./MergeLines.js"
+import { countedLines, formatCounted } from "./MergeLines.js"
 import { writeAll } from "./WritableSink.js"
 
 /** The environment with `NAME=value` assignments applied. */
@@ -63,23 +64,16 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** The `uniq -c` lines of the output file `file` (chunk `index`), parsed. */
-const countedLines = (file: string, index: number): Stream.Stream<Counted, MergeError> =>
-  splitLines(NodeStream.fromReadable(() => fs.createReadStream(file), (error) =>
-    new MergeError({ index, reason: `reading its output: ${String(error)}` }))).pipe(
-      Stream.mapEffect((line) =>
-        Option.match(parseCounted(line), {
-          onNone: () => Effect.fail(new MergeError({ index, reason: "a line of its output is not `uniq -c`'s (a count, a space, the line)" })),
-          onSome: Effect.succeed
-        })
-      )
-    )
+const countedIn = (file: string, index: number): Stream.Stream<Counted, MergeError> =>
+  countedLines(index, splitLines(NodeStream.fromReadable(() => fs.createReadStream(file), (error) =>
+    new MergeError({ index, reason: `reading its output: ${String(error)}` }))))
 
 /** Writes the lines counted in `file` (without their counts) to `target`. */
 const writeTexts = (file: string, index: number, target: string) =>
   Effect.acquireUseRelease(
     Effect.sync(() => fs.createWriteStream(target)),
     (out) =>
-      writeAll(Stream.map(countedLines(file, index), (counted) => counted.text), out, {
+      writeAll(Stream.map(countedIn(file, index), (counted) => counted.text), out, {
         end: true,
         closed: () => new MergeError({ index, reason: `cannot write a temporary file ${target}` })
       }),
@@ -115,26 +109,30 @@ export const sortUniq = <E>(
     const dir = yield* tempDir
     const texts = files.map((_, index) => path.join(dir, `texts-${index}`))
     yield* Effect.forEach(files, (file, index) => writeTexts(file, index, texts[index]!), { discard: true })
-    const readers: Array<Reader<Counted, MergeError>> = yield* Effect.forEach(files, (file, index) => reader(countedLines(file, index)))
+    const readers: Array<Reader<Counted, MergeError>> = yield* Effect.forEach(files, (file, index) => reader(countedIn(file, index)))
     const heads: Array<Option.Option<Counted>> = yield* Effect.forEach(readers, (r) => r.next)
     const lost = new MergeError({ command: sortLabel(flags), reason: "printed a line that no output holds next" })
     let pending: Counted | undefined
-    const joined = Stream.mapEffect(splitLines(yield* sortFiles(texts, flags, sortEnv)), (line) =>
+    const joined = Stream.mapChunksEffect(splitLines(yield* sortFiles(texts, flags, sortEnv)), (lines) =>
       Effect.gen(function*() {
-        const index = heads.findIndex((head) => Option.isSome(head) && sameBytes(head.value.text, line))
-        if (index === -1) return yield* lost
-        const counted = Option.getOrThrow(heads[index]!)
-        heads[index] = yield* readers[index]!.next
-        if (pending !== undefined && sameBytes(pending.text, counted.text)) {
-          pending = { count: pending.count + counted.count, text: pending.text }
-          return []
+        const out: Array<Uint8Array> = []
+        for (const line of lines) {
+          const index = heads.findIndex((head) => Option.isSome(head) && sameBytes(head.value.text, line))
+          if (index === -1) return yield* lost
+          const counted = Option.getOrThrow(heads[index]!)
+          // Pull (a suspension) only when the reader has nothing at hand.
+          heads[index] = readers[index]!.poll() ?? (yield* readers[index]!.next)
+          if (pending !== undefined && sameBytes(pending.text, counted.text)) {
+            pending = { count: pending.count + counted.count, text: pending.text }
+            continue
+          }
+          if (pending !== undefined) out.push(formatCounted(pending))
+          pending = counted
         }
-        const out = pending === undefined ? [] : [formatCounted(pending)]
-        pending = counted
-        return out
+        return Chunk.unsafeFromArray(out)
       }))
     return Stream.concat(
-      Stream.flattenIterables(joined),
+      joined,
       Stream.suspend(() => pending === undefined ? Stream.empty : Stream.make(formatCounted(pending)))
     )
   }))
