@@ -2,10 +2,11 @@
  * The merges done line by line, in this process, over the outputs in chunk order: concatenation
  * (dropping a repeated header), the first / last K lines (`head -n K`, `tail -n K`) and the
  * boundary merge of `uniq` / `uniq -c` outputs. Each reads an output only when its turn comes;
- * memory holds at most a line (and the K lines of a tail).
+ * memory holds at most a line or two (and the K lines of a tail).
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type { ChunkOutputs } from "./ChunkOutputs.js"
@@ -109,20 +110,6 @@ export const tail = <E>(k: number, bytes: Stream.Stream<Uint8Array, E>): Stream.
     }
   ))
 
-/**
- * `uniq` outputs merged: a line equal to the line before it (the last line of the previous
- * non-empty output, since within an output `uniq` left none) is dropped.
- */
-export const uniq = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E> =>
-  Stream.suspend(() => {
-    let previous: Uint8Array | undefined
-    return Stream.filter(splitLines(concat(outputs)), (line) => {
-      const fresh = previous === undefined || !sameBytes(previous, line)
-      previous = line
-      return fresh
-    })
-  })
-
 /** A line of `uniq -c`: its count and the line it counts (with its `\n`, when present). */
 export interface Counted {
   readonly count: bigint
@@ -159,27 +146,113 @@ export const countedLines = <E>(index: number, lines: Stream.Stream<Uint8Array, 
 export const formatCounted = ({ count, text }: Counted): Uint8Array =>
   Buffer.concat([Buffer.from(`${count.toString().padStart(7)} `, "latin1"), text])
 
+/** Joins the line held from earlier outputs with the first line of output `index`, if they go together. */
+type Join = (held: Uint8Array, first: Uint8Array, index: number, heldFrom: number) => Either.Either<Uint8Array | undefined, MergeError>
+
 /**
- * `uniq -c` outputs merged: where consecutive lines count the same line (only at the boundary
- * of two outputs, since within an output `uniq -c` joined them), one line with the sum of their
- * counts. A line that is not `uniq -c`'s fails with `MergeError` naming its chunk.
+ * The outputs in order, where the last line of the outputs so far and the first line of the
+ * next one may be `join`ed into one line. Only those boundary lines are looked at; the bytes in
+ * between pass through as they arrive, and one line (the last seen) is held back.
+ */
+const boundaryMerge = <E>(outputs: ChunkOutputs<E>, join: Join): Stream.Stream<Uint8Array, E | MergeError> =>
+  Stream.suspend(() => {
+    let held: Uint8Array | undefined
+    let heldFrom = 0
+    const one = (index: number) =>
+      Stream.suspend(() => {
+        // The first line while it is being gathered; `undefined` once it has been settled.
+        let firstParts: Array<Uint8Array> | undefined = []
+        // The start of the output's last line so far: everything before it is out.
+        let tail: Array<Uint8Array> = []
+        const pass = (piece: Uint8Array, out: Array<Uint8Array>) => {
+          if (piece.length === 0) return
+          const last = tail[tail.length - 1]
+          if (last !== undefined && last[last.length - 1] === NEWLINE) {
+            out.push(...tail)
+            tail = []
+          }
+          // The last `\n` before the piece's final byte ends the line before the last one.
+          const newline = piece.length < 2 ? -1 : piece.lastIndexOf(NEWLINE, piece.length - 2)
+          if (newline === -1) {
+            tail.push(piece)
+            return
+          }
+          out.push(...tail, piece.subarray(0, newline + 1))
+          tail = [piece.subarray(newline + 1)]
+        }
+        const settle = (line: Uint8Array, out: Array<Uint8Array>): Effect.Effect<void, MergeError> => {
+          firstParts = undefined
+          if (held === undefined) return Effect.sync(() => pass(line, out))
+          const previous = held
+          held = undefined
+          return Either.match(join(previous, line, index, heldFrom), {
+            onLeft: Effect.fail,
+            onRight: (joined) =>
+              Effect.sync(() => {
+                if (joined === undefined) out.push(previous)
+                pass(joined ?? line, out)
+              })
+          })
+        }
+        const step = (piece: Uint8Array): Effect.Effect<Array<Uint8Array>, MergeError> => {
+          const out: Array<Uint8Array> = []
+          if (firstParts === undefined) {
+            pass(piece, out)
+            return Effect.succeed(out)
+          }
+          const newline = piece.indexOf(NEWLINE)
+          if (newline === -1) {
+            firstParts.push(piece)
+            return Effect.succeed(out)
+          }
+          const line = Buffer.concat([...firstParts, piece.subarray(0, newline + 1)])
+          return Effect.as(Effect.zipRight(settle(line, out), Effect.sync(() => pass(piece.subarray(newline + 1), out))), out)
+        }
+        const end = Effect.suspend(() => {
+          const out: Array<Uint8Array> = []
+          const first = firstParts !== undefined && firstParts.length > 0 ? settle(Buffer.concat(firstParts), out) : Effect.void
+          return Effect.as(Effect.tap(first, () => {
+            if (tail.length > 0) {
+              held = Buffer.concat(tail)
+              heldFrom = index
+            }
+          }), out)
+        })
+        return Stream.concat(
+          Stream.flattenIterables(Stream.mapEffect(outputs.stream(index), step)),
+          Stream.flattenIterables(Stream.fromEffect(end))
+        )
+      })
+    return Stream.concat(
+      Stream.flatMap(Stream.fromIterable(indices(outputs.count)), one, { concurrency: 1 }),
+      Stream.suspend(() => held === undefined ? Stream.empty : Stream.make(held))
+    )
+  })
+
+/**
+ * `uniq` outputs merged: the first line of an output that equals the last line before it (of
+ * the previous non-empty output) is dropped. Within an output `uniq` left no such pair.
+ */
+export const uniq = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E | MergeError> =>
+  boundaryMerge(outputs, (held, first) => Either.right(sameBytes(held, first) ? first : undefined))
+
+const notCounted = (index: number) =>
+  new MergeError({ index, reason: "a line of its output is not `uniq -c`'s (a count, a space, the line)" })
+
+/**
+ * `uniq -c` outputs merged: where the last line before an output and its first line count the
+ * same line, one line with the sum of their counts, formatted as `uniq -c` does. A boundary
+ * line that is not `uniq -c`'s fails with `MergeError` naming its chunk.
  */
 export const uniqCount = <E>(outputs: ChunkOutputs<E>): Stream.Stream<Uint8Array, E | MergeError> =>
-  Stream.suspend(() => {
-    let pending: Counted | undefined
-    const parsed = Stream.flatMap(
-      Stream.fromIterable(indices(outputs.count)),
-      (index) => countedLines(index, splitLines(outputs.stream(index))),
-      { concurrency: 1 }
+  boundaryMerge(outputs, (held, first, index, heldFrom) => {
+    const before = parseCounted(held)
+    const after = parseCounted(first)
+    if (Option.isNone(after)) return Either.left(notCounted(index))
+    if (Option.isNone(before)) return Either.left(notCounted(heldFrom))
+    return Either.right(
+      sameBytes(before.value.text, after.value.text)
+        ? formatCounted({ count: before.value.count + after.value.count, text: after.value.text })
+        : undefined
     )
-    const joined = Stream.mapConcat(parsed, (counted): Array<Uint8Array> => {
-      if (pending !== undefined && sameBytes(pending.text, counted.text)) {
-        pending = { count: pending.count + counted.count, text: pending.text }
-        return []
-      }
-      const out = pending === undefined ? [] : [formatCounted(pending)]
-      pending = counted
-      return out
-    })
-    return Stream.concat(joined, Stream.suspend(() => pending === undefined ? Stream.empty : Stream.make(formatCounted(pending))))
   })

@@ -146,6 +146,15 @@ describe("the line merges take what they are given", () => {
     expect((error as MergeError).index).toBe(1)
   })
 
+  it("uniq and uniq -c join across empty outputs, however the bytes arrive", async () => {
+    for (const pieceSize of [1, 2, 3, 64]) {
+      const counted = ["      2 a\n", "", "      3 a\n      1 b\n", "      1 b\n", "", "      1 b\n      7 c\n"].map(latin1)
+      expect(await merged(new Uniq({ count: true }), memoryOutputs(counted, { pieceSize }))).toBe("      5 a\n      3 b\n      7 c\n")
+      const plain = ["a\n", "", "a\nb\n", "b\n", "b\nc\nd\n", "d\n"].map(latin1)
+      expect(await merged(new Uniq({ count: false }), memoryOutputs(plain, { pieceSize }))).toBe("a\nb\nc\nd\n")
+    }
+  })
+
   it("tail of outputs without a final newline counts the unterminated line", async () => {
     expect(await merged(new Tail({ k: 2 }), memoryOutputs(["a\nb\n", "c\nd"].map(latin1)))).toBe("c\nd")
     expect(await merged(new Tail({ k: 9 }), memoryOutputs(["", "a"].map(latin1)))).toBe("a")
