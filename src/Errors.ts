@@ -128,6 +128,25 @@ export class WorkerFailedError extends Schema.TaggedError<WorkerFailedError>()("
   }
 }
 
+/**
+ * The chunk outputs could not be merged into the run's result: an output not shaped like the
+ * others (`index` names the chunk), or a merge command (`sort -m`, `--reduce`) that failed
+ * (`command`, with its exit code and the tail of its stderr). Raised on the coordinator.
+ */
+export class MergeError extends Schema.TaggedError<MergeError>()("MergeError", {
+  index: Schema.optional(Schema.Number),
+  command: Schema.optional(Schema.String),
+  reason: Schema.String,
+  exitCode: Schema.optional(Schema.Number),
+  tail: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    const last = (this.tail ?? "").trim().split("\n").slice(-3).join(" | ")
+    const what = this.index !== undefined ? `chunk ${this.index}` : this.command !== undefined ? `\`${this.command}\`` : "outputs"
+    return `merge: ${what}: ${this.reason}${last === "" ? "" : `: ${last}`}`
+  }
+}
+
 /** The store cannot compose objects server-side (the caller streams instead). Local only. */
 export class ComposeUnsupportedError extends Data.TaggedError("ComposeUnsupportedError")<{
   readonly reason: string

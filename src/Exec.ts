@@ -8,7 +8,6 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -17,6 +16,7 @@ import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { WorkerFailedError } from "./Errors.js"
+import { killGroup, release } from "./ShellProcess.js"
 import { writeAll } from "./WritableSink.js"
 
 /** How a command is started. */
@@ -27,34 +27,6 @@ export interface ExecOptions {
 
 /** How much of the command's stderr is kept for the error message. */
 const TAIL_BYTES = 2048
-
-/** Kills the command's whole process group; a group already gone is fine. */
-const killGroup = (child: ChildProcess) => {
-  if (child.pid === undefined) return
-  try {
-    process.kill(-child.pid, "SIGKILL")
-  } catch {
-    // Already gone.
-  }
-}
-
-/** How long a release waits for the killed shell to be reaped before giving up on it. */
-const REAP_TIMEOUT = Duration.seconds(5)
-
-/**
- * Kills the group (even when the shell has exited: what it left in the background dies too)
- * and waits, bounded, until the shell has been reaped, so no process of the group outlives
- * the stream.
- */
-const release = (child: ChildProcess) =>
-  Effect.async<void>((resume) => {
-    const exited = () => child.exitCode !== null || child.signalCode !== null
-    killGroup(child)
-    if (child.pid === undefined || exited()) return resume(Effect.void)
-    const onExit = () => resume(Effect.void)
-    child.once("exit", onExit)
-    return Effect.sync(() => child.off("exit", onExit))
-  }).pipe(Effect.timeoutTo({ duration: REAP_TIMEOUT, onSuccess: () => undefined, onTimeout: () => undefined }))
 
 /**
  * Starts `command` in the current scope with `input` fed to its stdin and its stdout as
