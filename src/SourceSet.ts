@@ -130,8 +130,10 @@ const keyOf = (uri: ObjectUri): string => (uri._tag === "S3Uri" ? uri.key : uri.
 export const isCompressed = (uri: ObjectUri, decompress: Decompress): boolean =>
   decompress === "auto" && keyOf(uri).toLowerCase().endsWith(".gz")
 
+// Validation is off: the fields come typed from the store, and validating costs about 0.2 ms
+// an object, 20 s for a prefix of 100,000 objects.
 const fromListed = (decompress: Decompress) => (listed: ListedObject): SourceObject =>
-  new SourceObject({ uri: listed.uri, size: listed.size, etag: listed.etag, compressed: isCompressed(listed.uri, decompress) })
+  new SourceObject({ uri: listed.uri, size: listed.size, etag: listed.etag, compressed: isCompressed(listed.uri, decompress) }, true)
 
 /** S3 "folder" markers (`key/`, created by consoles) are not objects of a source. */
 const isObject = (listed: ListedObject): boolean => !(listed.uri._tag === "S3Uri" && listed.uri.key.endsWith("/"))
