@@ -1,0 +1,111 @@
+/**
+ * The worker side of a many-object chunk: the chunk's pieces read one after another into one
+ * byte stream. A piece that is a whole object streams as is; a piece with an approximate end
+ * is line-aligned by `Boundary.readChunk`, exactly as a single-object chunk is; a compressed
+ * piece is streamed and gunzipped (multi-member gzip included). Every read is pinned to the
+ * listed ETag, so an object that changed since the listing fails with `ObjectChangedError`.
+ */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Zlib from "node:zlib"
+import { Boundary } from "./Boundary.js"
+import type { ReadOptions } from "./Boundary.js"
+import type { ReadError } from "./Errors.js"
+import type { Piece } from "./MultiPlan.js"
+import type { ObjectStore } from "./ObjectStore.js"
+import { format } from "./ObjectUri.js"
+import { readRange } from "./Retry.js"
+import type { SourceObject } from "./SourceSet.js"
+import { versionOf } from "./SourceSet.js"
+import type { Stats } from "./Stats.js"
+
+/** A compressed object that is not valid gzip (or is cut short). Retrying will not fix it. */
+export class DecompressError extends Schema.TaggedError<DecompressError>()("DecompressError", {
+  uri: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot decompress ${this.uri}: ${this.reason}`
+  }
+}
+
+export interface PieceReadOptions extends ReadOptions {
+  /**
+   * Whole objects of at most this many bytes are fetched ahead, `prefetch` at a time, so that
+   * a chunk of many small objects is not one round trip per object in series (default 1 MiB).
+   */
+  readonly prefetchBytes?: number
+  /** How many small whole objects may be in flight or buffered at once (default 8; 1 turns it off). */
+  readonly prefetch?: number
+}
+
+/**
+ * Gunzips `bytes`: every gzip member in turn; a corrupt or truncated stream is
+ * `DecompressError`. A failure of `bytes` itself is returned as is: ending the gunzip input
+ * early makes zlib report a truncated stream too, and the upstream cause must win.
+ */
+const gunzip = <E, R>(object: SourceObject, bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DecompressError, R> =>
+  Stream.unwrap(Effect.map(Ref.make(Option.none<E>()), (upstream) =>
+    NodeStream.pipeThroughDuplex(
+      Stream.tapError(bytes, (error) => Ref.set(upstream, Option.some(error))),
+      () => Zlib.createGunzip(),
+      (error) => new DecompressError({ uri: format(object.uri), reason: error instanceof Error ? error.message : String(error) })
+    ).pipe(
+      Stream.catchAll((error) =>
+        Stream.unwrap(Effect.map(Ref.get(upstream), (cause) => Stream.fail(Option.getOrElse(cause, () => error)))))
+    )))
+
+/**
+ * The bytes of one piece of `object`: a whole object as stored (`Retry.readRange`, one GET);
+ * a range with an approximate start or end as `Boundary.readChunk` cuts it (the lines whose
+ * first byte lies in the range; a line longer than the range may leave it empty); a
+ * compressed object gunzipped. Retries and resumes as `Retry.readRange`; fails with
+ * `ObjectChangedError` when the object is no longer the listed version.
+ */
+export const readPiece = (
+  object: SourceObject,
+  piece: Piece,
+  options: ReadOptions
+): Stream.Stream<Uint8Array, ReadError | DecompressError, Boundary | ObjectStore | Stats> => {
+  const version = versionOf(object)
+  if (piece.range.start >= piece.range.end) return Stream.empty
+  if (piece.compressed) return gunzip(object, readRange(object.uri, version, { start: 0, end: object.size }))
+  if (!piece.alignStart && !piece.alignEnd) return readRange(object.uri, version, piece.range)
+  return Stream.unwrap(Effect.map(Boundary, (boundary) => boundary.readChunk(object.uri, version, piece.range, options)))
+}
+
+/** A whole object small enough to be fetched ahead into memory. */
+const isSmallWhole = (piece: Piece, limit: number) =>
+  !piece.compressed && !piece.alignStart && !piece.alignEnd && piece.range.end - piece.range.start <= limit
+
+/**
+ * The bytes of a chunk: its pieces (as `MultiPlan.piecesIn` gives them, indexing `objects`)
+ * read by `readPiece`, in order, concatenated. Small whole objects are fetched ahead with
+ * bounded concurrency (memory at most `prefetch * prefetchBytes`); the output order never
+ * changes. Fails with the first piece's error.
+ */
+export const readPieces = (
+  objects: ReadonlyArray<SourceObject>,
+  pieces: ReadonlyArray<Piece>,
+  options: PieceReadOptions
+): Stream.Stream<Uint8Array, ReadError | DecompressError, Boundary | ObjectStore | Stats> => {
+  const limit = options.prefetchBytes ?? 1024 * 1024
+  const prefetch = Math.max(1, options.prefetch ?? 8)
+  const read = (piece: Piece) => readPiece(objects[piece.object]!, piece, options)
+  if (prefetch === 1) return Stream.flatMap(Stream.fromIterable(pieces), read)
+  return Stream.fromIterable(pieces).pipe(
+    Stream.mapEffect(
+      (piece) =>
+        isSmallWhole(piece, limit)
+          ? Effect.map(Stream.runCollect(read(piece)), (bytes) => Stream.fromChunk(bytes))
+          : Effect.succeed(read(piece)),
+      { concurrency: prefetch }
+    ),
+    Stream.flatten()
+  )
+}
+
