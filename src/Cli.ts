@@ -17,11 +17,14 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Os from "node:os"
 import { benchCommand } from "./bench/BenchCommand.js"
+import { concatenate } from "./ChunkOutputs.js"
 import { StdoutClosedError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
 import * as Header from "./Header.js"
 import * as ObjectUri from "./ObjectUri.js"
 import * as Layers from "./Layers.js"
+import { merge } from "./Merge.js"
+import * as MergeMode from "./MergeMode.js"
 import { chunkCount, MAX_CHUNKS } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { withProgress } from "./Progress.js"
@@ -118,6 +121,17 @@ const header = Options.text("header").pipe(
   Options.withDescription("the first N lines are the object's header: every chunk's command reads them before its own lines (default 0)"),
   Options.mapEffect(validated(Header.parseLines)),
   Options.withDefault(0)
+)
+const mergeOption = Options.text("merge").pipe(
+  Options.withDescription(
+    "how the outputs become the result: concat (chunk order, the default), sum (add the numbers of same-shaped outputs), auto (from the last stage of --exec: sort -> sort -m, wc / grep -c -> sum, uniq [-c] -> boundary merge, head / tail -n K)"
+  ),
+  Options.mapEffect(validated(MergeMode.parseMergeOption)),
+  Options.optional
+)
+const reduce = Options.text("reduce").pipe(
+  Options.withDescription("after every chunk succeeded, run this command once (/bin/sh -c) with the outputs as its arguments (\"$@\", in chunk order); its stdout is the result"),
+  Options.optional
 )
 const runOut = Options.text("out").pipe(
   Options.withDescription("write the merged output to one object (a path or s3://bucket/key) instead of stdout"),
@@ -235,7 +249,23 @@ const stdoutDestination = {
 
 const runCommand = Command.make(
   "run",
-  { source, chunks, chunkSize, exec, header, out: runOut, backend, functionName, concurrency, workPrefix, lookahead, endpoint, json },
+  {
+    source,
+    chunks,
+    chunkSize,
+    exec,
+    merge: mergeOption,
+    reduce,
+    header,
+    out: runOut,
+    backend,
+    functionName,
+    concurrency,
+    workPrefix,
+    lookahead,
+    endpoint,
+    json
+  },
   (args) =>
     Effect.gen(function*() {
       const job = yield* parseJob(args)
@@ -244,6 +274,11 @@ const runCommand = Command.make(
       if (args.backend === "lambda" && prefix?._tag !== "S3Uri") {
         return yield* new UsageError({ reason: "--backend lambda needs --work-prefix s3://bucket/prefix/ for the workers' outputs" })
       }
+      const mode = yield* fromEither(MergeMode.chooseMerge({
+        merge: Option.getOrUndefined(args.merge),
+        reduce: Option.getOrUndefined(args.reduce),
+        command: args.exec
+      }))
       const version = yield* headSource(job.source)
       // One small read from byte 0; the chunks are planned over the bytes after the header.
       const headerBytes = yield* Header.read(job.source, version, args.header)
@@ -253,14 +288,17 @@ const runCommand = Command.make(
       const results = yield* run(
         { ...job, command: args.exec, workDir, header: headerBytes },
         version,
-        outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri }
+        outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri },
+        mode._tag === "Concat" && headerBytes.length === 0
+          ? concatenate
+          : (outputs) => merge(mode, outputs, { header: headerBytes })
       ).pipe(
         // The progress line shares the terminal only when the output does not go to it.
         outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(planned, chunkCount(planned, job.spec))
       )
-      if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results)))
+      if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results, MergeMode.describe(mode))))
     }).pipe(Effect.scoped, Effect.provide(jobLayer(args.endpoint, args.backend, args.functionName, args.concurrency)))
-).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; outputs merged in chunk order"))
+).pipe(Command.withDescription("pipe every chunk through a command on parallel workers; the outputs merged in chunk order, or as --merge / --reduce say"))
 
 const deployCommand = Command.make(
   "deploy",

@@ -41,10 +41,10 @@ export const table = (rows: ReadonlyArray<ChunkRow>, size: number): ReadonlyArra
 /**
  * The run summary: one JSON object per chunk, in index order (bytes in and out, requests,
  * retries, duration), or `{"index":i,"skipped":true}` for a chunk the merge did not need
- * (stopped, or never started).
+ * (stopped, or never started); first, when `merge` is given, `{"merge":...}` naming the merge chosen.
  */
-export const resultLines = (results: ReadonlyArray<Option.Option<ChunkResult>>): string =>
-  results.map((option, index) =>
+export const resultLines = (results: ReadonlyArray<Option.Option<ChunkResult>>, merge?: string): string =>
+  (merge === undefined ? "" : JSON.stringify({ merge }) + "\n") + results.map((option, index) =>
     JSON.stringify(Option.match(option, {
       onNone: () => ({ index, skipped: true }),
       onSome: (result) => ({
