@@ -11,6 +11,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
@@ -153,9 +154,6 @@ export const run = <E, M = never>(
           Effect.flatten
         ),
       options.concurrency ?? defaultConcurrency(tasks.length)
-    ).pipe(
-      Effect.catchAllCause((cause) => Effect.flatMap(Deferred.isDone(mergeDone), (done) => done ? Effect.never : Effect.failCause(cause))),
-      Effect.raceFirst(Deferred.await(mergeDone))
     )
 
     // Concatenated straight into a sink that releases each piece: one buffer serves every read.
@@ -195,10 +193,19 @@ export const run = <E, M = never>(
         )
       })
 
-    yield* Effect.all([workers, Effect.zipRight(deliver, Deferred.succeed(mergeDone, undefined))], {
-      concurrency: "unbounded",
-      discard: true
-    })
+    // The workers run in a fiber of their own so that a merge that completes early can stop
+    // them, and every ending waits for them (`Fiber.interrupt` awaits): the work location is
+    // emptied only after the last worker has ended (a race would not wait for its loser).
+    const workersFiber = yield* Effect.fork(workers)
+    yield* Effect.all([
+      Fiber.join(workersFiber).pipe(
+        Effect.catchAllCause((cause) => Effect.flatMap(Deferred.isDone(mergeDone), (done) => done ? Effect.void : Effect.failCause(cause)))
+      ),
+      deliver.pipe(
+        Effect.zipRight(Deferred.succeed(mergeDone, undefined)),
+        Effect.zipRight(Fiber.interrupt(workersFiber))
+      )
+    ], { concurrency: "unbounded", discard: true }).pipe(Effect.ensuring(Fiber.interrupt(workersFiber)))
     return yield* Effect.forEach(finished, (chunk) =>
       Effect.flatMap(Deferred.poll(chunk), (polled) =>
         Option.match(polled, {

@@ -104,14 +104,17 @@ describe("run --backend lambda", () => {
     expect(context.stderr).toBe("")
     const rows = lines((await cli(["split", source, "--chunks", "4", "--json"])).stdout).map((line) => JSON.parse(line))
     expect(lines(context.stdout)).toEqual(rows.map((row) => `${row.index} 4 ${row.start} ${source}`))
-    const remote = await lambdaRun("cat", ["--header", "2"])
+    // Every chunk's command read the two header lines (it marks them), then its own lines.
+    const remote = await lambdaRun("sed '1,2s/^/>/'", ["--header", "2"])
     expect(remote.stderr).toBe("")
-    // Every chunk's command read the two header lines, then its own lines.
     const text = OBJECT.toString("utf8")
     const header = text.slice(0, text.indexOf("\n", text.indexOf("\n") + 1) + 1)
-    const outputs = remote.stdout.split(header)
+    const marked = header.split("\n").slice(0, 2).map((line) => `>${line}\n`).join("")
+    const outputs = remote.stdout.split(marked)
     expect(outputs).toHaveLength(5)
     expect(header + outputs.join("")).toBe(text)
+    // Unmarked, the merge prints the header once: the object itself.
+    expect((await lambdaRun("cat", ["--header", "2"])).stdout).toBe(text)
   })
 
   it("survives a 429 from Lambda: the Invoke is retried", async () => {
@@ -123,7 +126,8 @@ describe("run --backend lambda", () => {
     const outcomes = lambda.invocations().slice(before).map((invocation) => invocation.outcome)
     expect(outcomes.filter((outcome) => outcome === "throttle")).toHaveLength(2)
     expect(outcomes.filter((outcome) => outcome === "pass")).toHaveLength(4)
-    const summary = lines(result.stderr).map((line) => JSON.parse(line))
+    const [merge, ...summary] = lines(result.stderr).map((line) => JSON.parse(line))
+    expect(merge).toEqual({ merge: "concat" })
     expect(summary.map((row) => row.index)).toEqual([0, 1, 2, 3])
     expect(summary.reduce((sum, row) => sum + row.bytesIn, 0)).toBe(OBJECT.length)
   })

@@ -263,15 +263,19 @@ describe("the command line", () => {
     }
   })
 
-  it("--header 1 --exec cat gives every chunk the header, on the fiber and thread backends alike", async () => {
-    const local = await runCli(["run", file, "--chunks", "5", "--header", "1", "--exec", "cat"])
+  it("--header 1 gives every chunk the header, on the fiber and thread backends alike; the merge prints it once", async () => {
+    // Each command marks the first line it reads, so the merge does not take it for the header.
+    const marking = "sed '1s/^/>/'"
+    const local = await runCli(["run", file, "--chunks", "5", "--header", "1", "--exec", marking])
     expect(local.stderr).toBe("")
-    const outputs = local.stdout.split("when,level\n")
+    const outputs = local.stdout.split(">when,level\n")
     expect(outputs[0]).toBe("")
     expect(outputs).toHaveLength(6)
     expect("when,level\n" + outputs.join("")).toBe(text)
-    const threads = await runCli(["run", file, "--chunks", "5", "--header", "1", "--backend", "threads", "--exec", "cat"])
+    const threads = await runCli(["run", file, "--chunks", "5", "--header", "1", "--backend", "threads", "--exec", marking])
     expect(threads.stdout).toBe(local.stdout)
+    const copied = await runCli(["run", file, "--chunks", "5", "--header", "1", "--exec", "cat"])
+    expect(copied.stdout).toBe(text)
   })
 
   it("rejects a bad --header in one line", async () => {
