@@ -3,7 +3,8 @@
  * chunk straight from the source, pass it through the task's action (as is, or through a
  * shell command told its context: `CommandContext`), and stream the result to the task's
  * output. Only the layers differ. A command whose output is a local file writes that file
- * itself (`LocalOutput`); a copy between local files bypasses the streams (`copyRange`).
+ * itself (`LocalOutput`), and reads a local source through a reader process (`FileFeed`); a
+ * copy between local files bypasses the streams (`copyRange`).
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -13,7 +14,9 @@ import * as Stream from "effect/Stream"
 import { Boundary } from "./Boundary.js"
 import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
-import { commandInput, commandOutput } from "./CommandContext.js"
+import { commandInput, commandOutput, environment } from "./CommandContext.js"
+import { ObjectChangedError } from "./Errors.js"
+import * as FileFeed from "./FileFeed.js"
 import * as LocalOutput from "./LocalOutput.js"
 import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
@@ -34,11 +37,30 @@ const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(strea
   })
 
 /**
+ * The chunk's resolved range `[alignUp(a), alignUp(b))` for its approximate range `[a, b)`,
+ * found with two boundary searches (run together): the very bytes `readChunk` streams. An empty
+ * approximate range resolves to the empty range at `alignUp(a)`, the start `readChunk`
+ * announces for it (`S3SPLIT_OFFSET`).
+ */
+const resolvedRange = (task: ChunkTask) =>
+  Effect.gen(function*() {
+    const boundary = yield* Boundary
+    const options = { lookahead: task.lookahead }
+    if (task.approx.start >= task.approx.end) {
+      const at = yield* boundary.alignUp(task.source, task.version, task.approx.start, options)
+      return { start: at, end: at }
+    }
+    const [start, end] = yield* Effect.all([
+      boundary.alignUp(task.source, task.version, task.approx.start, options),
+      boundary.alignUp(task.source, task.version, task.approx.end, options)
+    ], { concurrency: 2 })
+    return { start, end }
+  })
+
+/**
  * A Copy task whose store copies ranges itself (file to file): the chunk's resolved range
- * `[alignUp(a), alignUp(b))`, the very bytes `readChunk` would stream (the same rule, and an
- * empty approximate range reads nothing), is found with two boundary searches, then copied by
- * the store under `retrying`, its bytes counted as they are written. A store that refuses
- * after all falls back to `streamed`.
+ * (`resolvedRange`) is copied by the store under `retrying`, its bytes counted as they are
+ * written. A store that refuses after all falls back to `streamed`.
  */
 const copyDirectly = <E, R>(
   task: ChunkTask,
@@ -46,16 +68,9 @@ const copyDirectly = <E, R>(
   streamed: Effect.Effect<void, E, R>
 ) =>
   Effect.gen(function*() {
-    const boundary = yield* Boundary
     const store = yield* ObjectStore
     const { bytesOut, chunk, run } = counters
-    const options = { lookahead: task.lookahead }
-    const [start, end] = task.approx.start >= task.approx.end
-      ? [0, 0]
-      : yield* Effect.all([
-        boundary.alignUp(task.source, task.version, task.approx.start, options),
-        boundary.alignUp(task.source, task.version, task.approx.end, options)
-      ], { concurrency: 2 })
+    const { end, start } = yield* resolvedRange(task)
     // Called from the copy loop, outside any fiber, about once per MiB: a few cheap updates.
     const progress = (bytes: number) =>
       Effect.runSync(Effect.all([
@@ -119,6 +134,58 @@ const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
   })
 
 /**
+ * `runChunkToFile` from a source the store reads as a local file (`canCopyRange`): the command's
+ * stdin is a reader process over the chunk's resolved range (`FileFeed`), so neither the input
+ * nor the output passes through this process. The source must be `task.version` before the
+ * ranges are resolved and once the reader has stopped (`ObjectChangedError` otherwise, and the
+ * output is removed). The chunk's bytes are counted when it ends. Not retried.
+ */
+const runChunkFed = (task: ChunkTask, source: string, command: string, path: string) =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const run = yield* Stats
+    const chunk = yield* Stats.make
+    const started = yield* Clock.currentTimeMillis
+    const verify = Effect.flatMap(store.head(task.source), (current) =>
+      current.etag === task.version.etag
+        ? Effect.void
+        : Effect.fail(
+          new ObjectChangedError({ uri: ObjectUri.format(task.source), expectedEtag: task.version.etag, actualEtag: current.etag })
+        ))
+    yield* verify
+    const range = yield* Effect.provideService(resolvedRange(task), Stats, chunk)
+    const bytesOut = yield* LocalOutput.writeWith(
+      path,
+      FileFeed.feed({
+        path: source,
+        range,
+        header: task.header,
+        command,
+        index: task.index,
+        env: environment(task, range.start),
+        verify
+      })
+    )
+    const bytesIn = range.end - range.start
+    const counts = yield* read(chunk)
+    yield* Effect.all([
+      increment(run.requests, counts.requests),
+      increment(run.retries, counts.retries),
+      increment(run.bytesFetched, counts.bytesFetched + bytesIn),
+      increment(run.bytesDone, bytesIn),
+      increment(run.chunksDone)
+    ])
+    return new ChunkResult({
+      index: task.index,
+      bytesIn,
+      bytesOut,
+      requests: counts.requests,
+      retries: counts.retries,
+      durationMs: (yield* Clock.currentTimeMillis) - started
+    })
+  })
+
+/**
  * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
  * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
  * write that fails transiently is retried (re-reading the chunk), except for a command's
@@ -127,9 +194,15 @@ const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
  */
 export const runChunk = (task: ChunkTask) =>
   Effect.gen(function*() {
-    if (task.action._tag === "Exec" && task.output._tag === "FileUri") return yield* runChunkToFile(task, task.action.command, task.output.path)
-    const boundary = yield* Boundary
     const store = yield* ObjectStore
+    if (task.action._tag === "Exec" && task.output._tag === "FileUri") {
+      const { command } = task.action
+      if (task.source._tag === "FileUri" && store.canCopyRange(task.output, task.source) && (yield* FileFeed.available)) {
+        return yield* runChunkFed(task, task.source.path, command, task.output.path)
+      }
+      return yield* runChunkToFile(task, command, task.output.path)
+    }
+    const boundary = yield* Boundary
     const run = yield* Stats
     const chunk = yield* Stats.make
     const started = yield* Clock.currentTimeMillis

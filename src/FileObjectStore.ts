@@ -4,7 +4,8 @@
  * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
  * target and rename it, so a reader never sees a half-written object; `copyRange` does the same,
  * its bytes moved fd to fd by `FileRangeCopy` (node:fs directly, outside the `FileSystem`
- * service, which has no positional I/O). A prefix is a directory:
+ * service, which has no positional I/O), and a small `get` (a boundary window) is one
+ * positional read into one buffer, without a stream. A prefix is a directory:
  * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -14,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { ByteRange } from "./ByteRange.js"
 import {
@@ -50,6 +52,41 @@ const fromCopyError = (uri: ObjectUri) => (error: FileCopyError): ObjectStoreErr
   if (error.code === "EACCES") return new AccessDeniedError({ uri: where, detail: error.reason })
   return new StoreError({ uri: where, reason: error.reason })
 }
+
+/** The same classification again, for an errno exception of node:fs. */
+const fromErrno = (uri: ObjectUri) => (error: NodeJS.ErrnoException): ObjectStoreError => {
+  const where = format(uri)
+  if (error.code === "ENOENT") return new ObjectNotFoundError({ uri: where })
+  if (error.code === "EACCES") return new AccessDeniedError({ uri: where, detail: error.message })
+  return new StoreError({ uri: where, reason: error.message })
+}
+
+/** Ranges up to this size are read by `get` with one positional read (the rest are streamed). */
+export const SMALL_READ = 1024 * 1024
+
+/**
+ * The bytes `[range.start, range.end)` of the file at `path` in one buffer: opened, read with
+ * positional reads until the range is full or the file ends (then fewer bytes), closed. A
+ * queued file operation cannot be taken back: interruption lets it finish and closes the file.
+ */
+const readSmall = (uri: ObjectUri, path: string, range: ByteRange) =>
+  Effect.async<Uint8Array, ObjectStoreError>((resume) => {
+    NodeFs.open(path, "r", (error, fd) => {
+      if (error !== null) return resume(Effect.fail(fromErrno(uri)(error)))
+      const buffer = Buffer.allocUnsafe(range.end - range.start)
+      let filled = 0
+      const finish = (result: Effect.Effect<Uint8Array, ObjectStoreError>) => NodeFs.close(fd, () => resume(result))
+      const step = () =>
+        NodeFs.read(fd, buffer, filled, buffer.length - filled, range.start + filled, (error, bytes) => {
+          if (error !== null) return finish(Effect.fail(fromErrno(uri)(error)))
+          filled += bytes
+          // A file shorter than the range ends the bytes early, as a broken stream would.
+          if (bytes === 0 || filled === buffer.length) return finish(Effect.succeed(buffer.subarray(0, filled)))
+          step()
+        })
+      step()
+    })
+  })
 
 /** A name beside `path` for writing it before it is renamed into place. */
 const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
@@ -117,6 +154,9 @@ export const make = Effect.gen(function*() {
           return yield* new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })
         }
         const path = yield* pathOf(uri)
+        if (range.end - range.start <= SMALL_READ) {
+          return Stream.fromEffect(readSmall(uri, path, range)).pipe(Stream.filter((bytes) => bytes.length > 0))
+        }
         return fs.stream(path, {
           offset: FileSystem.Size(range.start),
           bytesToRead: FileSystem.Size(range.end - range.start),

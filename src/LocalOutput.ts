@@ -9,6 +9,7 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as NodePath from "node:path"
@@ -52,11 +53,22 @@ export const write = <E>(
   index: number,
   input: Stream.Stream<Uint8Array, E>,
   options: ExecOptions = {}
-): Effect.Effect<number, E | WorkerFailedError | StoreError> =>
+): Effect.Effect<number, E | WorkerFailedError | StoreError> => writeWith(path, (fd) => pipeInto(command, index, input, fd, options))
+
+/**
+ * `write` with the command started by `start`, given the output's open file descriptor: it
+ * starts the command in the scope it is given (which closes, killing what it started, once the
+ * output is complete or has failed) and returns the effect that waits for the command's
+ * success. The same guarantees as `write`: on any failure the file is removed.
+ */
+export const writeWith = <E>(
+  path: string,
+  start: (fd: number) => Effect.Effect<Effect.Effect<void, E>, never, Scope.Scope>
+): Effect.Effect<number, E | StoreError> =>
   Effect.gen(function*() {
     yield* call(path, "creating the work directory", (k) => fs.mkdir(NodePath.dirname(path), { recursive: true }, k))
     const fd = yield* Effect.acquireRelease(call<number>(path, "creating the output", (k) => fs.open(path, "w", k)), close)
-    const exited = yield* pipeInto(command, index, input, fd, options)
+    const exited = yield* start(fd)
     // Added after the command: on failure the file is gone before the command is killed.
     yield* Effect.addFinalizer((exit) => exit._tag === "Failure" ? removeQuietly(path) : Effect.void)
     yield* exited
