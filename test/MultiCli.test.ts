@@ -77,8 +77,8 @@ describe("many objects on the local file store", () => {
         })
         expect(fs.readdirSync(out)).not.toContain("_objects.ndjson")
       }),
-      { numRuns: 5 }
-    ))
+      { numRuns: 3 }
+    ), 300_000)
 
   it("run --exec cat gives the bytes of cat (binary-safe, through --out), for random objects and N", () =>
     FastCheck.assert(
@@ -90,8 +90,8 @@ describe("many objects on the local file store", () => {
         expect(run.code).toBe(0)
         expect(fs.readFileSync(target).equals(oracle(objects))).toBe(true)
       }),
-      { numRuns: 5 }
-    ))
+      { numRuns: 3 }
+    ), 300_000)
 
   it("several SOURCEs (a glob, an object, a directory) are read in the order given, on fibers and on threads", async () => {
     const objects: Array<TestObject> = [
