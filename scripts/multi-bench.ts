@@ -13,7 +13,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { execFileSync, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -35,6 +35,21 @@ const ROOT = path.resolve(import.meta.dirname, "..")
 
 S3Server.useTestCredentials()
 const line = (i: number, k: number) => `2026-11-${String(1 + (i % 28)).padStart(2, "0")}T00:00:${k % 60} host-${i % 97} GET /item/${k} 200 ${k * 7}\n`
+
+/**
+ * Runs a command to its end without blocking this process (which hosts the server and the
+ * proxy): its status, stdout and stderr.
+ */
+const exec = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+    const out: Array<Buffer> = []
+    const err: Array<Buffer> = []
+    child.stdout.on("data", (data: Buffer) => out.push(data))
+    child.stderr.on("data", (data: Buffer) => err.push(data))
+    child.on("error", reject)
+    child.on("close", (status) => resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }))
+  })
 
 const main = async () => {
   const server = await S3Server.start()
@@ -87,7 +102,7 @@ const main = async () => {
     const before = proxy.requests().length
 
     t = Date.now()
-    const run = spawnSync(process.execPath, [
+    const run = await exec(process.execPath, [
       "--import",
       "tsx",
       path.join(ROOT, "src/main.ts"),
@@ -100,7 +115,7 @@ const main = async () => {
       "--endpoint",
       proxy.endpoint,
       "--json"
-    ], { cwd: ROOT, env: { ...process.env, ...S3Server.credentialsEnv }, encoding: "utf8", maxBuffer: 1 << 28 })
+    ], { ...process.env, ...S3Server.credentialsEnv })
     const runMs = Date.now() - t
     const counted = run.stdout.split("\n").filter((l) => l.trim() !== "").reduce((sum, l) => sum + Number(l.trim()), 0)
     const requests = proxy.requests().slice(before)
@@ -112,7 +127,7 @@ const main = async () => {
     console.log(`  balance (bytes read per chunk, decompressed): largest/mean ${(Math.max(...results.map((r) => r.bytesIn)) / inMean).toFixed(3)}`)
     if (run.status !== 0) console.log(run.stderr.slice(-2000))
 
-    const aws = spawnSync("aws", ["--version"], { encoding: "utf8" })
+    const aws = await exec("aws", ["--version"])
     if (aws.status === 0) {
       const dir = path.join(work, "copy")
       const env = {
@@ -122,9 +137,10 @@ const main = async () => {
         AWS_RESPONSE_CHECKSUM_VALIDATION: "when_required"
       }
       t = Date.now()
-      execFileSync("aws", ["--endpoint-url", server.endpoint, "s3", "cp", "--recursive", "--quiet", source, dir], { env, stdio: "inherit" })
+      const copy = await exec("aws", ["--endpoint-url", server.endpoint, "s3", "cp", "--recursive", "--quiet", source, dir], env)
+      if (copy.status !== 0) console.log(`aws s3 cp failed: ${copy.stderr.slice(-500)}`)
       const copied = Date.now() - t
-      const wc = execFileSync("bash", ["-c", `cd '${dir}' && find . -type f | LC_ALL=C sort | xargs zcat -f | wc -l`], { encoding: "utf8" })
+      const wc = (await exec("bash", ["-c", `cd '${dir}' && find . -type f | LC_ALL=C sort | xargs zcat -f | wc -l`])).stdout
       const total = Date.now() - t
       console.log(`aws s3 cp --recursive: ${copied} ms; then zcat -f | wc -l: ${total - copied} ms; total ${total} ms, ${wc.trim()} lines`)
     }
