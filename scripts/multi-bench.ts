@@ -126,6 +126,23 @@ const main = async () => {
     console.log(`  requests: ${requests.length} (GET ${by("GET")}, HEAD ${by("HEAD")}, PUT ${by("PUT")}), ${(requests.length / objects.length).toFixed(3)} per object`)
     console.log(`  balance (bytes read per chunk, decompressed): largest/mean ${(Math.max(...results.map((r) => r.bytesIn)) / inMean).toFixed(3)}`)
     if (run.status !== 0) console.log(run.stderr.slice(-2000))
+    // The same run straight to the server, as the AWS CLI below goes (no recording proxy).
+    t = Date.now()
+    const direct = await exec(process.execPath, [
+      "--import",
+      "tsx",
+      path.join(ROOT, "src/main.ts"),
+      "run",
+      source,
+      "--chunks",
+      String(CHUNKS),
+      "--exec",
+      "wc -l",
+      "--endpoint",
+      server.endpoint
+    ], { ...process.env, ...S3Server.credentialsEnv })
+    const directLines = direct.stdout.split("\n").filter((l) => l.trim() !== "").reduce((sum, l) => sum + Number(l.trim()), 0)
+    console.log(`s3split run --exec 'wc -l' (N=${CHUNKS}) without the proxy: exit ${direct.status}, ${directLines} lines, ${Date.now() - t} ms`)
 
     const aws = await exec("aws", ["--version"])
     if (aws.status === 0) {
