@@ -10,10 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Schema from "effect/Schema"
-import { ChunkTask } from "../src/ChunkTask.js"
-import { runChunk } from "../src/ChunkWorker.js"
+import { runTask } from "../src/ChunkWorker.js"
 import { WorkerFailedError } from "../src/Errors.js"
 import * as Layers from "../src/Layers.js"
+import { WorkerTask } from "../src/MultiTask.js"
 import { RetryPolicy } from "../src/Retry.js"
 import * as S3ObjectStore from "../src/S3ObjectStore.js"
 import { Stats } from "../src/Stats.js"
@@ -26,7 +26,7 @@ const WorkerLayer = Layers.workerLayer(store, RetryPolicy.layerConfig)
 
 const runtime = ManagedRuntime.make(WorkerLayer)
 
-const decodeTask = Schema.decodeUnknown(ChunkTask)
+const decodeTask = Schema.decodeUnknown(WorkerTask)
 const encodeExit = Schema.encodeSync(WorkerExit)
 
 /** The event's chunk index when it has one, so that even an undecodable task names its chunk. */
@@ -35,14 +35,14 @@ const indexOf = (event: unknown): number | undefined => {
   return typeof index === "number" && Number.isSafeInteger(index) && index >= 0 ? index : undefined
 }
 
-/** Runs one chunk task (the encoded `ChunkTask` as the event) and answers its encoded `Exit`. */
+/** Runs one chunk task (the encoded `WorkerTask` as the event) and answers its encoded `Exit`. */
 export const handler = async (event: unknown): Promise<unknown> => {
   const index = indexOf(event)
   const failed = (reason: string) => new WorkerFailedError({ ...(index === undefined ? {} : { index }), reason, tail: "" })
   const exit = await runtime.runPromiseExit(
     decodeTask(event).pipe(
       Effect.mapError((error) => failed(`not a chunk task: ${error.message}`)),
-      Effect.flatMap(runChunk),
+      Effect.flatMap(runTask),
       Effect.provide(Stats.layer)
     )
   )

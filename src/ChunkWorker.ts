@@ -4,7 +4,8 @@
  * shell command told its context: `CommandContext`), and stream the result to the task's
  * output. Only the layers differ. A command whose output is a local file writes that file
  * itself (`LocalOutput`), and reads a local source through a reader process (`FileFeed`); a
- * copy between local files bypasses the streams (`copyRange`).
+ * copy between local files bypasses the streams (`copyRange`). A chunk of many objects (`MultiChunkTask`) reads its pieces with `PieceReader`; the rest is
+ * the same program.
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -16,8 +17,12 @@ import { ChunkResult } from "./ChunkTask.js"
 import type { ChunkTask } from "./ChunkTask.js"
 import { commandInput, commandOutput, environment } from "./CommandContext.js"
 import { ObjectChangedError } from "./Errors.js"
+import type { WorkerError } from "./Errors.js"
 import * as FileFeed from "./FileFeed.js"
 import * as LocalOutput from "./LocalOutput.js"
+import { loadObjects, MultiChunkTask, taskPieces } from "./MultiTask.js"
+import type { WorkerTask } from "./MultiTask.js"
+import { readPieces } from "./PieceReader.js"
 import { ObjectStore } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
 import { retrying } from "./Retry.js"
@@ -59,8 +64,10 @@ const resolvedRange = (task: ChunkTask) =>
 
 /**
  * A Copy task whose store copies ranges itself (file to file): the chunk's resolved range
- * (`resolvedRange`) is copied by the store under `retrying`, its bytes counted as they are
- * written. A store that refuses after all falls back to `streamed`.
+ * `[alignUp(a), alignUp(b))`, the very bytes `readChunk` would stream (the same rule, and an
+ * empty approximate range reads nothing), is found with two boundary searches, then copied by
+ * the store under `retrying`, its bytes counted as they are written. A store that refuses
+ * after all falls back to `streamed`.
  */
 const copyDirectly = <E, R>(
   task: ChunkTask,
@@ -93,24 +100,47 @@ const copyDirectly = <E, R>(
   })
 
 /**
- * `runChunk` for a command whose output goes to a local file (`task.output` is a `FileUri`):
+ * A task's bytes: given `onStart` (set to the chunk's resolved start before its first byte,
+ * for a command's S3SPLIT_OFFSET), the stream of its lines. A many-object chunk has no one
+ * offset and ignores it.
+ */
+type TaskReader = (
+  onStart: ((at: number) => Effect.Effect<void>) | undefined
+) => Stream.Stream<Uint8Array, WorkerError, Boundary | ObjectStore | Stats>
+
+/** A single-object chunk: `Boundary.readChunk` of its approximate range. */
+const singleReader = (task: ChunkTask): TaskReader => (onStart) =>
+  Stream.unwrap(Effect.map(Boundary, (boundary) =>
+    boundary.readChunk(task.source, task.version, task.approx, {
+      lookahead: task.lookahead,
+      ...(onStart === undefined ? {} : { onStart })
+    })))
+
+/**
+ * A many-object chunk: its objects (inline, or one pinned GET of the run's object list),
+ * then its pieces as `MultiPlan.piecesIn` computes them, read by `PieceReader.readPieces`.
+ */
+const multiReader = (task: MultiChunkTask): TaskReader => () =>
+  Stream.unwrap(Effect.map(loadObjects(task.objects), (objects) =>
+    readPieces(objects, taskPieces(objects, task.approx), { lookahead: task.lookahead })))
+
+/**
+ * `runTask` for a command whose output goes to a local file (`task.output` is a `FileUri`):
  * the command's stdout is the file itself (`LocalOutput.write`), so a follower can stream it
  * while it grows. Not retried: a follower may already have read the bytes written so far.
  */
-const runChunkToFile = (task: ChunkTask, command: string, path: string) =>
+const runChunkToFile = (task: WorkerTask, command: string, path: string, reader: TaskReader) =>
   Effect.gen(function*() {
-    const boundary = yield* Boundary
     const run = yield* Stats
     const chunk = yield* Stats.make
     const started = yield* Clock.currentTimeMillis
     // The chunk's resolved start, set by the reader before its first byte (S3SPLIT_OFFSET).
     const start = yield* Ref.make(task.approx.start)
-    const chunkBytes = boundary.readChunk(task.source, task.version, task.approx, {
-      lookahead: task.lookahead,
-      onStart: (at: number) => Ref.set(start, at)
-    }).pipe(
+    const chunkBytes = reader((at: number) => Ref.set(start, at)).pipe(
       counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
-      Stream.provideService(Stats, chunk)
+      Stream.provideService(Stats, chunk),
+      Stream.provideService(Boundary, yield* Boundary),
+      Stream.provideService(ObjectStore, yield* ObjectStore)
     )
     const bytesOut = yield* Effect.scoped(Effect.flatMap(
       commandInput(task, chunkBytes, Ref.get(start)),
@@ -186,40 +216,53 @@ const runChunkFed = (task: ChunkTask, source: string, command: string, path: str
   })
 
 /**
- * Runs `task` and writes its output to `task.output`, replacing what is there. Succeeds with
- * the chunk's counts; fails with the reader's, the store's or the command's typed error. A
- * write that fails transiently is retried (re-reading the chunk), except for a command's
- * output to a local file (`runChunkToFile`). The chunk's requests and retries are added to the
- * caller's `Stats` when it ends; bytes as they flow.
+ * Runs `task` (a chunk of one object or of many) and writes its output to `task.output`,
+ * replacing what is there. Succeeds with the chunk's counts; fails with the reader's, the
+ * store's or the command's typed error. A write that fails transiently is retried
+ * (re-reading the chunk), except for a command's output to a local file (`runChunkToFile`).
+ * The chunk's requests and retries are added to the caller's `Stats` when it ends; bytes as
+ * they flow.
  */
-export const runChunk = (task: ChunkTask) =>
+export const runTask = (task: WorkerTask) => task instanceof MultiChunkTask ? runMultiChunk(task) : runChunk(task)
+
+/** `runTask` of a many-object chunk. A Copy task is always streamed (its pieces are not one range). */
+export const runMultiChunk = (task: MultiChunkTask) => runWith(task, multiReader(task), undefined)
+
+/** `runTask` of a single-object chunk, exactly as before many-object sources existed. */
+export const runChunk = (task: ChunkTask) => runWith(task, singleReader(task), task)
+
+const runWith = (task: WorkerTask, reader: TaskReader, single: ChunkTask | undefined) =>
   Effect.gen(function*() {
-    const store = yield* ObjectStore
     if (task.action._tag === "Exec" && task.output._tag === "FileUri") {
       const { command } = task.action
-      if (task.source._tag === "FileUri" && store.canCopyRange(task.output, task.source) && (yield* FileFeed.available)) {
-        return yield* runChunkFed(task, task.source.path, command, task.output.path)
+      if (
+        single !== undefined && single.source._tag === "FileUri" &&
+        (yield* ObjectStore).canCopyRange(task.output, single.source) && (yield* FileFeed.available)
+      ) {
+        return yield* runChunkFed(single, single.source.path, command, task.output.path)
       }
-      return yield* runChunkToFile(task, command, task.output.path)
+      return yield* runChunkToFile(task, command, task.output.path, reader)
     }
-    const boundary = yield* Boundary
+    const store = yield* ObjectStore
     const run = yield* Stats
     const chunk = yield* Stats.make
     const started = yield* Clock.currentTimeMillis
     const bytesOut = yield* Ref.make(0)
     // The chunk's resolved start, set by the reader before its first byte (a command's S3SPLIT_OFFSET).
     const start = yield* Ref.make(task.approx.start)
-    const onStart = task.action._tag === "Exec" ? { onStart: (at: number) => Ref.set(start, at) } : {}
-    const input = boundary.readChunk(task.source, task.version, task.approx, { lookahead: task.lookahead, ...onStart }).pipe(
+    const input = reader(task.action._tag === "Exec" ? (at: number) => Ref.set(start, at) : undefined).pipe(
       counting((bytes) => Effect.zipRight(increment(chunk.bytesDone, bytes), increment(run.bytesDone, bytes))),
-      Stream.provideService(Stats, chunk)
+      Stream.provideService(Stats, chunk),
+      Stream.provideService(Boundary, yield* Boundary),
+      Stream.provideService(ObjectStore, store)
     )
     const output = task.action._tag === "Copy" ? input : commandOutput(task, task.action.command, input, Ref.get(start))
     // A part is a slice of the source: same media type, about the approximate range in size.
+    const contentType = single?.version.contentType
     const putOptions = task.action._tag === "Copy"
       ? {
         sizeHint: task.approx.end - task.approx.start,
-        ...(task.version.contentType === undefined ? {} : { contentType: task.version.contentType })
+        ...(contentType === undefined ? {} : { contentType })
       }
       : {}
     // A failed write is retried from the start of the chunk: each attempt's bytes count afresh.
@@ -230,8 +273,8 @@ export const runChunk = (task: ChunkTask) =>
       yield* store.put(task.output, counting((bytes) => increment(bytesOut, bytes))(output), putOptions)
     })
     const streamed = retrying(ObjectUri.format(task.output), attempt)
-    yield* (task.action._tag === "Copy" && store.canCopyRange(task.output, task.source)
-      ? copyDirectly(task, { run, chunk, bytesOut }, streamed)
+    yield* (single !== undefined && task.action._tag === "Copy" && store.canCopyRange(task.output, single.source)
+      ? copyDirectly(single, { run, chunk, bytesOut }, streamed)
       : streamed).pipe(Effect.provideService(Stats, chunk))
     const counts = yield* read(chunk)
     yield* Effect.all([

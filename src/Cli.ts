@@ -34,14 +34,22 @@ import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
 import * as S3Settings from "./S3Settings.js"
 import { parseCount, parseSize } from "./Size.js"
-import { run } from "./Run.js"
-import { headSource, split } from "./Split.js"
+import { run, runMulti } from "./Run.js"
+import * as SourceSet from "./SourceSet.js"
+import { headSource, split, splitMulti } from "./Split.js"
 import * as WorkerThreadExecutor from "./WorkerThreadExecutor.js"
 
 const DEFAULT_LOOKAHEAD = 64 * 1024
 
 const source = Args.text({ name: "SOURCE" }).pipe(
-  Args.withDescription("the object: a path, a file:// URL or s3://bucket/key")
+  Args.withDescription(
+    "one or more, read as if concatenated in the order given: an object (a path, a file:// URL or s3://bucket/key), a prefix (s3://bucket/prefix/) or directory (dir/), or a glob (s3://bucket/logs/*.gz, 'dir/*.log')"
+  ),
+  Args.atLeast(1)
+)
+const decompress = Options.choice("decompress", ["auto", "none"]).pipe(
+  Options.withDescription("auto: gunzip the objects whose key ends in .gz (each is read whole by one worker); none: read every object as bytes"),
+  Options.withDefault("auto" as const)
 )
 /** A parse of ours as @effect/cli validation: its message is printed as the one error line. */
 const validated = <A>(parse: (text: string) => Either.Either<A, UsageError>) => (text: string) =>
@@ -177,20 +185,40 @@ const requireS3 = (backendName: Backend, uri: ObjectUri.ObjectUri | undefined, w
     ? Effect.fail(new UsageError({ reason: `with --backend lambda, ${what} must be an s3:// URI (the workers cannot reach local files)` }))
     : Effect.void
 
-/** The arguments `split` and `run` share, parsed: source, plan, concurrency, lookahead. */
+/**
+ * The arguments `split` and `run` share, parsed: sources, plan, concurrency, lookahead.
+ * `source` is set when SOURCE is one plain object (not a prefix, glob or gzip object): that
+ * job takes the one-object path, exactly as before many-object sources; otherwise `specs` are
+ * resolved to objects (`SourceSet`).
+ */
 const parseJob = (args: {
-  readonly source: string
+  readonly source: ReadonlyArray<string>
   readonly chunks: Option.Option<number>
   readonly chunkSize: Option.Option<number>
   readonly concurrency: Option.Option<number>
   readonly lookahead: number
   readonly backend: Backend
+  readonly decompress: SourceSet.Decompress
 }) =>
   Effect.gen(function*() {
-    const source = yield* fromEither(ObjectUri.parseObject(args.source))
+    const specs = yield* fromEither(SourceSet.parseSpecs(args.source))
     const spec = yield* planSpec(args.chunks, args.chunkSize)
-    yield* requireS3(args.backend, source, "SOURCE")
-    return { source, spec, concurrency: Option.getOrUndefined(args.concurrency), lookahead: args.lookahead }
+    for (const one of specs) {
+      yield* requireS3(args.backend, one._tag === "Single" ? one.uri : one._tag === "Prefix" ? one.prefix : one.listFrom, "SOURCE")
+    }
+    const only = specs.length === 1 && specs[0]!._tag === "Single" && !SourceSet.isCompressed(specs[0]!.uri, args.decompress)
+      ? yield* fromEither(ObjectUri.parseObject(args.source[0]!))
+      : undefined
+    return { source: only, specs, spec, concurrency: Option.getOrUndefined(args.concurrency), lookahead: args.lookahead }
+  })
+
+/** The objects of a many-object job, in order, and their total size checked against the bound on N. */
+const resolveObjects = (specs: ReadonlyArray<SourceSet.SourceSpec>, spec: PlanSpec, decompress: SourceSet.Decompress) =>
+  Effect.gen(function*() {
+    const objects = yield* SourceSet.resolve(specs, { decompress })
+    const size = objects.reduce((sum, object) => sum + object.size, 0)
+    yield* checkChunkCount(size, spec)
+    return { objects, size }
   })
 
 /**
@@ -213,15 +241,22 @@ const printLines = (lines: ReadonlyArray<string>) => {
 
 const splitCommand = Command.make(
   "split",
-  { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint, backend, functionName },
+  { source, chunks, chunkSize, json, out, concurrency, lookahead, endpoint, backend, functionName, decompress },
   (args) =>
     Effect.gen(function*() {
       const job = yield* parseJob(args)
       const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
       yield* requireS3(args.backend, outUri, "--out")
+      if (job.source === undefined) {
+        const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
+        const many = yield* splitMulti({ ...job, sources: args.source, out: outUri }, objects).pipe(
+          outUri === undefined ? (effect) => effect : withProgress(size, chunkCount(size, job.spec))
+        )
+        return yield* printLines(args.json ? Report.jsonLines(many.rows) : Report.table(many.rows, many.size))
+      }
       const version = yield* headSource(job.source)
       yield* checkChunkCount(version.size, job.spec)
-      const report = yield* split({ ...job, out: outUri }, version).pipe(
+      const report = yield* split({ ...job, source: job.source, out: outUri }, version).pipe(
         outUri === undefined ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
       )
       yield* printLines(
@@ -264,7 +299,8 @@ const runCommand = Command.make(
     workPrefix,
     lookahead,
     endpoint,
-    json
+    json,
+    decompress
   },
   (args) =>
     Effect.gen(function*() {
@@ -279,6 +315,22 @@ const runCommand = Command.make(
         reduce: Option.getOrUndefined(args.reduce),
         command: args.exec
       }))
+      const destination = outUri === undefined ? stdoutDestination : { _tag: "Object" as const, uri: outUri }
+      if (job.source === undefined) {
+        if (args.header > 0) return yield* new UsageError({ reason: "--header needs SOURCE to be one object (each object of many has its own header)" })
+        const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
+        const workDir = yield* workLocation(prefix)
+        const results = yield* runMulti(
+          { ...job, command: args.exec, workDir },
+          objects,
+          destination,
+          mode._tag === "Concat" ? concatenate : (outputs) => merge(mode, outputs)
+        ).pipe(
+          outUri === undefined && process.stdout.isTTY ? (effect) => effect : withProgress(size, chunkCount(size, job.spec))
+        )
+        if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results, MergeMode.describe(mode))))
+        return
+      }
       const version = yield* headSource(job.source)
       // One small read from byte 0; the chunks are planned over the bytes after the header.
       const headerBytes = yield* Header.read(job.source, version, args.header)
@@ -286,9 +338,9 @@ const runCommand = Command.make(
       yield* checkChunkCount(planned, job.spec)
       const workDir = yield* workLocation(prefix)
       const results = yield* run(
-        { ...job, command: args.exec, workDir, header: headerBytes },
+        { ...job, source: job.source, command: args.exec, workDir, header: headerBytes },
         version,
-        outUri === undefined ? stdoutDestination : { _tag: "Object", uri: outUri },
+        destination,
         mode._tag === "Concat" && headerBytes.length === 0
           ? concatenate
           : (outputs) => merge(mode, outputs, { header: headerBytes })

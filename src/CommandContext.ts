@@ -8,21 +8,33 @@ import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type { ChunkTask } from "./ChunkTask.js"
 import { pipeThrough } from "./Exec.js"
 import * as ObjectUri from "./ObjectUri.js"
 
 /**
- * The variables a chunk's command gets: `S3SPLIT_CHUNK` (its index, from 0),
- * `S3SPLIT_CHUNKS` (N, when the task carries it), `S3SPLIT_SOURCE` (the object's URI, as
- * typed: `s3://bucket/key` or an absolute path) and `S3SPLIT_OFFSET` (`offset`: the byte at
- * which the chunk's own lines start in the object).
+ * What the command's context is made of: a `ChunkTask`, or a `MultiChunkTask` (which has no
+ * one `source`: a chunk of many objects).
  */
-export const environment = (task: ChunkTask, offset: number): Record<string, string> => ({
+export interface CommandTask {
+  readonly index: number
+  readonly chunks?: number | undefined
+  readonly header?: Uint8Array | undefined
+  readonly source?: ObjectUri.ObjectUri | undefined
+}
+
+/**
+ * The variables a chunk's command gets: `S3SPLIT_CHUNK` (its index, from 0),
+ * `S3SPLIT_CHUNKS` (N, when the task carries it), and for a chunk of one object
+ * `S3SPLIT_SOURCE` (the object's URI, as typed: `s3://bucket/key` or an absolute path) and
+ * `S3SPLIT_OFFSET` (`offset`: the byte at which the chunk's own lines start in the object).
+ */
+export const environment = (task: CommandTask, offset: number): Record<string, string> => ({
   S3SPLIT_CHUNK: String(task.index),
   ...(task.chunks === undefined ? {} : { S3SPLIT_CHUNKS: String(task.chunks) }),
-  S3SPLIT_SOURCE: ObjectUri.format(task.source),
-  S3SPLIT_OFFSET: String(offset)
+  ...(task.source === undefined ? {} : {
+    S3SPLIT_SOURCE: ObjectUri.format(task.source),
+    S3SPLIT_OFFSET: String(offset)
+  })
 })
 
 /**
@@ -32,7 +44,7 @@ export const environment = (task: ChunkTask, offset: number): Record<string, str
  * reader's `onStart` sets it), so this pulls the first piece, in the caller's scope, before
  * it returns. A failure of `chunk` before its first piece fails here, before any command.
  */
-export const commandInput = <E>(task: ChunkTask, chunk: Stream.Stream<Uint8Array, E>, start: Effect.Effect<number>) =>
+export const commandInput = <E>(task: CommandTask, chunk: Stream.Stream<Uint8Array, E>, start: Effect.Effect<number>) =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(chunk)
     const first: Option.Option<Chunk.Chunk<Uint8Array>> = yield* pull.pipe(
@@ -53,7 +65,7 @@ export const commandInput = <E>(task: ChunkTask, chunk: Stream.Stream<Uint8Array
  * chunk's context and header (`commandInput`).
  */
 export const commandOutput = <E>(
-  task: ChunkTask,
+  task: CommandTask,
   command: string,
   chunk: Stream.Stream<Uint8Array, E>,
   start: Effect.Effect<number>

@@ -82,6 +82,16 @@ export class RetriesExhaustedError extends Schema.TaggedError<RetriesExhaustedEr
   }
 }
 
+/** A compressed source object that is not valid gzip (or is cut short). Retrying will not fix it. */
+export class DecompressError extends Schema.TaggedError<DecompressError>()("DecompressError", {
+  uri: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `cannot decompress ${this.uri}: ${this.reason}`
+  }
+}
+
 /** Any other store failure that retrying will not fix. */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   uri: Schema.String,
@@ -203,6 +213,7 @@ export const WorkerError = Schema.Union(
   RetriesExhaustedError,
   StoreError,
   IntegrityError,
+  DecompressError,
   WorkerFailedError
 )
 export type WorkerError = typeof WorkerError.Type

@@ -7,9 +7,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { Boundary } from "./Boundary.js"
-import type { ChunkResult, ChunkTask } from "./ChunkTask.js"
-import { runChunk } from "./ChunkWorker.js"
+import type { ChunkResult } from "./ChunkTask.js"
+import { runTask } from "./ChunkWorker.js"
 import type { WorkerError } from "./Errors.js"
+import type { WorkerTask } from "./MultiTask.js"
 import type { ObjectStore } from "./ObjectStore.js"
 import type { Stats } from "./Stats.js"
 
@@ -19,12 +20,12 @@ export class Executor extends Context.Tag("s3split/Executor")<Executor, {
    * with the worker's own typed error (decoded unchanged when it crossed a process boundary).
    * Interrupting it cancels the work.
    */
-  readonly execute: (task: ChunkTask) => Effect.Effect<ChunkResult, WorkerError>
+  readonly execute: (task: WorkerTask) => Effect.Effect<ChunkResult, WorkerError>
 }>() {}
 
 /** Workers as fibers of this process, sharing its store, reader and run counters. */
 export const localLayer = Layer.effect(
   Executor,
   Effect.map(Effect.context<Boundary | ObjectStore | Stats>(), (context) =>
-    Executor.of({ execute: (task) => Effect.provide(runChunk(task), context) }))
+    Executor.of({ execute: (task) => Effect.provide(runTask(task), context) }))
 )

@@ -29,10 +29,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { ChunkTask } from "./ChunkTask.js"
 import { TransientStoreError, WorkerFailedError } from "./Errors.js"
 import { Executor } from "./Executor.js"
 import * as InvokePolicy from "./InvokePolicy.js"
+import { WorkerTask } from "./MultiTask.js"
 import { asSdkError, transientNetworkCode } from "./NetworkError.js"
 import type { SdkErrorShape } from "./NetworkError.js"
 import { retrying } from "./Retry.js"
@@ -55,7 +55,7 @@ class InvokeTimeoutError extends Data.TaggedError("InvokeTimeoutError")<{ readon
 
 const decodeLog = (log: string | undefined) => (log === undefined ? "" : Buffer.from(log, "base64").toString("utf8"))
 const decodeExit = Schema.decodeUnknown(Schema.parseJson(WorkerExit))
-const encodeTask = Schema.encodeSync(Schema.parseJson(ChunkTask))
+const encodeTask = Schema.encodeSync(Schema.parseJson(WorkerTask))
 
 /**
  * A Lambda client for the scope, destroyed with it. One attempt per call (retries are ours).
@@ -100,7 +100,7 @@ export const make = (settings: LambdaSettings) =>
     const target = `Lambda function ${settings.functionName}`
 
     /** Lambda's refusals wait with the throttling budget, network faults with the read budget. */
-    const classify = (task: ChunkTask) =>
+    const classify = (task: WorkerTask) =>
     (
       error: LambdaErrorShape | InvokeTimeoutError
     ): Effect.Effect<never, WorkerFailedError | TransientStoreError | InvokePolicy.InvokeThrottledError> => {
@@ -131,7 +131,7 @@ export const make = (settings: LambdaSettings) =>
     }
 
     /** One Invoke, awaited to its end even when interrupted (see the module header). */
-    const invoke = (task: ChunkTask) =>
+    const invoke = (task: WorkerTask) =>
       awaitedToTheEnd(
         Effect.tryPromise({
           try: (abortSignal): Promise<InvokeCommandOutput> =>
@@ -149,7 +149,7 @@ export const make = (settings: LambdaSettings) =>
         policy.responseTimeout
       ).pipe(Effect.catchAll(classify(task)))
 
-    const execute = (task: ChunkTask) =>
+    const execute = (task: WorkerTask) =>
       Effect.gen(function*() {
         const response = yield* InvokePolicy.retryThrottled(policy, target, retrying(target, invoke(task))).pipe(
           Effect.provideService(Stats, stats)

@@ -28,11 +28,43 @@ export class ChunkRow extends Schema.Class<ChunkRow>("ChunkRow")({
   bytes: Schema.Number
 }) {}
 
-export class Manifest extends Schema.Class<Manifest>("Manifest")({
-  source: Schema.String,
+/** One object of a many-object source, as listed (every read was pinned to its ETag). */
+export const ManifestObject = Schema.Struct({
+  uri: Schema.String,
   size: Schema.Number,
   etag: Schema.String,
   versionId: Schema.optional(Schema.String),
+  compressed: Schema.Boolean
+})
+
+/**
+ * A piece of a part: the lines of `objects[object]` whose first byte lies in the half-open
+ * range `[start, end)` of its stored bytes, where an end with `align*` false is the object's
+ * edge (exact) and one with `align*` true a cut point (moved to the next line start). A
+ * compressed piece is the whole object, gunzipped.
+ */
+export const ManifestPiece = Schema.Struct({
+  object: Schema.Number,
+  start: Schema.Number,
+  end: Schema.Number,
+  alignStart: Schema.Boolean,
+  alignEnd: Schema.Boolean,
+  compressed: Schema.Boolean
+})
+
+/**
+ * A split of one object: `source`, its `size`, `etag` (and `versionId`), each part's ranges.
+ * A split of many objects: `source` the SOURCE arguments as given, `size` the bytes of the
+ * parts together (the objects concatenated, decompressed), no `etag`, the listed `objects`,
+ * and each part's `pieces`; its rows' `approx*` are over the objects' stored bytes taken in
+ * order, `start`/`end` over the parts' bytes.
+ */
+export class Manifest extends Schema.Class<Manifest>("Manifest")({
+  source: Schema.String,
+  size: Schema.Number,
+  etag: Schema.optional(Schema.String),
+  versionId: Schema.optional(Schema.String),
   chunks: Schema.Number,
-  parts: Schema.Array(Schema.Struct({ ...ChunkRow.fields, name: Schema.String }))
+  objects: Schema.optional(Schema.Array(ManifestObject)),
+  parts: Schema.Array(Schema.Struct({ ...ChunkRow.fields, name: Schema.String, pieces: Schema.optional(Schema.Array(ManifestPiece)) }))
 }) {}

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { ByteRange } from "./ByteRange.js"
-import { ChunkAction } from "./ChunkTask.js"
+import { ChunkAction, ChunkTask } from "./ChunkTask.js"
 import type { ReadError } from "./Errors.js"
 import { IntegrityError } from "./Errors.js"
 import type { MultiPlan, Piece } from "./MultiPlan.js"
@@ -51,8 +51,18 @@ export class MultiChunkTask extends Schema.Class<MultiChunkTask>("MultiChunkTask
   approx: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
   lookahead: Schema.Number,
   action: ChunkAction,
-  output: ObjectUri
+  output: ObjectUri,
+  /** N, the number of chunks of the job (`S3SPLIT_CHUNKS` for an `Exec` command). */
+  chunks: Schema.optional(Schema.Number)
 }) {}
+
+/**
+ * What an executor runs: a chunk of one object (`ChunkTask`) or of many (`MultiChunkTask`).
+ * Neither is tagged (a `ChunkTask` encodes as it always has); they differ by their fields
+ * (`source` and `version`, or `objects`).
+ */
+export const WorkerTask = Schema.Union(ChunkTask, MultiChunkTask)
+export type WorkerTask = typeof WorkerTask.Type
 
 /** The lines of the object list: one encoded `SourceObject` per line, and where each line starts. */
 export const encodeList = (objects: ReadonlyArray<SourceObject>): { readonly bytes: Uint8Array; readonly lineStarts: ReadonlyArray<number> } => {

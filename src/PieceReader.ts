@@ -9,11 +9,11 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Zlib from "node:zlib"
 import { Boundary } from "./Boundary.js"
 import type { ReadOptions } from "./Boundary.js"
+import { DecompressError } from "./Errors.js"
 import type { ReadError } from "./Errors.js"
 import type { Piece } from "./MultiPlan.js"
 import type { ObjectStore } from "./ObjectStore.js"
@@ -22,16 +22,6 @@ import { readRange } from "./Retry.js"
 import type { SourceObject } from "./SourceSet.js"
 import { versionOf } from "./SourceSet.js"
 import type { Stats } from "./Stats.js"
-
-/** A compressed object that is not valid gzip (or is cut short). Retrying will not fix it. */
-export class DecompressError extends Schema.TaggedError<DecompressError>()("DecompressError", {
-  uri: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `cannot decompress ${this.uri}: ${this.reason}`
-  }
-}
 
 export interface PieceReadOptions extends ReadOptions {
   /**

@@ -29,10 +29,14 @@ import * as LocalOutput from "./LocalOutput.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import * as ObjectUri from "./ObjectUri.js"
+import { multiTasks } from "./MultiJob.js"
+import { planObjects } from "./MultiPlan.js"
+import type { WorkerTask } from "./MultiTask.js"
 import { plan } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { readRange, retrying } from "./Retry.js"
 import { defaultConcurrency } from "./Split.js"
+import type { SourceObject } from "./SourceSet.js"
 import type { Stats } from "./Stats.js"
 
 /** Where the merged output goes: a byte consumer (stdout), or one object committed at the end. */
@@ -135,7 +139,62 @@ export const run = <E, M = never>(
       ...header
     })
   )
-  return Effect.gen(function*() {
+  return runTasks(tasks, options, version.contentType, destination, merge).pipe(cleaningUp(options.workDir))
+}
+
+/** Empties the run's private work location whatever the ending (objects and, in S3, incomplete uploads). */
+const cleaningUp = (workDir: ObjectUri.ObjectUri) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  // A Lambda executor waits for its invocations before its interruption completes, so
+  // nothing is written after this.
+  Effect.ensuring(effect, Effect.flatMap(ObjectStore, (store) =>
+    Effect.ignore(retrying(ObjectUri.format(workDir), store.removeAll(workDir)))))
+
+export interface MultiRunOptions {
+  readonly spec: PlanSpec
+  readonly command: string
+  readonly concurrency: number | undefined
+  readonly lookahead: number
+  /** A directory or prefix, private to this run: the outputs, and the object list if the tasks need it. */
+  readonly workDir: ObjectUri.ObjectUri
+}
+
+/**
+ * `run` over many objects (`SourceSet.resolve`, in order): the plan over their stored bytes
+ * taken in order (`MultiPlan`), one `MultiChunkTask` per chunk (the object list written once
+ * to the work location when a chunk's objects do not travel inline), each chunk's command fed
+ * the lines of its pieces (gzip objects gunzipped). Outputs, merge, destination, failures and
+ * clean-up as `run`. A chunk's command gets `S3SPLIT_CHUNK` and `S3SPLIT_CHUNKS`, not
+ * `S3SPLIT_SOURCE` / `S3SPLIT_OFFSET` (a chunk may span several objects).
+ */
+export const runMulti = <E, M = never>(
+  options: MultiRunOptions,
+  objects: ReadonlyArray<SourceObject>,
+  destination: Destination<E>,
+  merge: (outputs: ChunkOutputs<WorkerError>, context: MergeContext) => Stream.Stream<Uint8Array, WorkerError | M> = concatenate
+) =>
+  Effect.flatMap(
+    multiTasks(objects, planObjects(objects, options.spec), {
+      lookahead: options.lookahead,
+      action: new ExecAction({ command: options.command }),
+      outputOf: (index) => ObjectUri.child(options.workDir, outputName(index)),
+      listAt: ObjectUri.child(options.workDir, "objects.ndjson")
+    }),
+    ({ tasks }) => runTasks(tasks, options, undefined, destination, merge)
+  ).pipe(cleaningUp(options.workDir))
+
+/**
+ * The body of `run` and `runMulti`: fans `tasks` out, hands their outputs to `merge`, delivers
+ * to `destination` (an `Object` destination typed `contentType`). The caller empties the work
+ * location.
+ */
+const runTasks = <E, M>(
+  tasks: ReadonlyArray<WorkerTask>,
+  options: { readonly concurrency: number | undefined },
+  contentType: string | undefined,
+  destination: Destination<E>,
+  merge: (outputs: ChunkOutputs<WorkerError>, context: MergeContext) => Stream.Stream<Uint8Array, WorkerError | M>
+) =>
+  Effect.gen(function*() {
     const store = yield* ObjectStore
     const executor = yield* Executor
     const context = yield* Effect.context<ObjectStore | Stats>()
@@ -183,7 +242,7 @@ export const run = <E, M = never>(
       : Effect.gen(function*() {
         const target = ObjectUri.format(destination.uri)
         // The merged output carries the source's media type, as the parts of a split do.
-        const typed = version.contentType === undefined ? {} : { contentType: version.contentType }
+        const typed = contentType === undefined ? {} : { contentType }
         if (merge !== concatenate) return yield* retrying(target, store.put(destination.uri, merged, typed))
         const results = yield* Effect.forEach(finished, Deferred.await)
         const sources = tasks.map((task, i) => ({ uri: task.output, size: results[i]!.bytesOut }))
@@ -212,11 +271,4 @@ export const run = <E, M = never>(
           onNone: () => Effect.succeed(Option.none<ChunkResult>()),
           onSome: (result) => Effect.map(Effect.exit(result), (exit) => Exit.isSuccess(exit) ? Option.some(exit.value) : Option.none())
         })))
-  }).pipe(
-    // The work location is private to this run: empty it whole, whatever the ending (objects
-    // and, in S3, incomplete uploads), after every worker has ended. A Lambda executor waits
-    // for its invocations before its interruption completes, so nothing is written after this.
-    Effect.ensuring(Effect.flatMap(ObjectStore, (store) =>
-      Effect.ignore(retrying(ObjectUri.format(options.workDir), store.removeAll(options.workDir)))))
-  )
-}
+  })

@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ReadError } from "./Errors.js"
-import { UsageError } from "./Errors.js"
+import { InvalidSourceError, UsageError } from "./Errors.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { ListedObject } from "./ObjectStore.js"
 import { FileUri, format, ObjectUri, parseObject, S3Uri } from "./ObjectUri.js"
@@ -83,13 +83,19 @@ const literalHead = (text: string): string => {
 /**
  * Parses one source argument. S3: a key that is empty or ends in `/` is a prefix, a key with
  * `*` or `?` a glob (listed from the text before its first wildcard), any other key one
- * object. Local: a path with a wildcard is a glob (listed from the directory that holds its
- * first wildcard), a path ending in `/` a directory, any other path one object or, if it turns
- * out to be a directory when resolved, a directory. Fails with `UsageError` for an unknown
- * scheme or a wildcard in a bucket name.
+ * object (`s3://bucket` with no `/` is refused, as for one object). Local: a path with a
+ * wildcard is a glob (listed from the directory that holds its first wildcard), a path ending
+ * in `/` a directory, any other path one object (a directory named without its `/` is
+ * refused when resolved). Fails with `UsageError` for an unknown scheme or a wildcard in a
+ * bucket name.
  */
 export const parseSpec = (text: string): Either.Either<SourceSpec, UsageError> => {
-  if (/^s3:\/\//i.test(text)) {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase()
+  // An unknown scheme, or `s3://bucket` with no `/` after it: the one-object parser's error.
+  if (scheme !== undefined && scheme !== "s3" && scheme !== "file" || scheme === "s3" && !text.slice(5).includes("/")) {
+    return Either.map(parseObject(text), (uri): SourceSpec => ({ _tag: "Single", text, uri }))
+  }
+  if (scheme === "s3") {
     const rest = text.slice("s3://".length)
     const slash = rest.indexOf("/")
     const bucket = slash === -1 ? rest : rest.slice(0, slash)
@@ -173,12 +179,12 @@ export const resolveSpec = (
             })
           ])
         )
-        if (spec.uri._tag === "S3Uri") return yield* single
-        // A local path given without a trailing `/` may be a directory: then it is listed. A
-        // path that cannot be listed either (a special file) keeps the HEAD's error.
+        // A directory is read whole only when named with a trailing `/`, as an S3 prefix is.
         return yield* Effect.catchTag(single, "InvalidSourceError", (error) =>
-          listing(spec.uri, "directory", () => true).pipe(
-            Effect.catchIf((cause) => cause._tag !== "NoSourceObjectsError", () => Effect.fail(error))
+          Effect.fail(
+            error.reason === "it is a directory"
+              ? new InvalidSourceError({ uri: error.uri, reason: `it is a directory (end it with / to read every file under it)` })
+              : error
           ))
       }
     }

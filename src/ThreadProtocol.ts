@@ -5,8 +5,9 @@
  * bytes do not: each thread reads its chunks from the store and writes the outputs itself.
  */
 import * as Schema from "effect/Schema"
-import { ChunkResult, ChunkTask } from "./ChunkTask.js"
+import { ChunkResult } from "./ChunkTask.js"
 import { WorkerError } from "./Errors.js"
+import { WorkerTask } from "./MultiTask.js"
 
 /** Sent once to every thread before any task: how to reach the stores. */
 export class InitialMessage extends Schema.TaggedRequest<InitialMessage>()("InitialMessage", {
@@ -25,7 +26,7 @@ export class InitialMessage extends Schema.TaggedRequest<InitialMessage>()("Init
 export class RunChunk extends Schema.TaggedRequest<RunChunk>()("RunChunk", {
   failure: WorkerError,
   success: ChunkResult,
-  payload: { task: ChunkTask }
+  payload: { task: WorkerTask }
 }) {}
 
 export const ThreadRequest = Schema.Union(InitialMessage, RunChunk)

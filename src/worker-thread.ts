@@ -10,7 +10,7 @@ import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { runChunk } from "./ChunkWorker.js"
+import { runTask } from "./ChunkWorker.js"
 import * as Layers from "./Layers.js"
 import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
@@ -32,7 +32,7 @@ const threadLayer = (init: InitialMessage) => {
 
 const handlers = WorkerRunner.layerSerialized(ThreadRequest, {
   InitialMessage: threadLayer,
-  RunChunk: ({ task }) => Effect.provide(runChunk(task), Stats.layer)
+  RunChunk: ({ task }) => Effect.provide(runTask(task), Stats.layer)
 })
 
 WorkerRunner.launch(Layer.provide(handlers, NodeWorkerRunner.layer)).pipe(NodeRuntime.runMain)

@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Zlib from "node:zlib"
 import { ChunkTask, CopyAction, ExecAction } from "../src/ChunkTask.js"
 import { ObjectChangedError, WorkerFailedError } from "../src/Errors.js"
 import { Executor } from "../src/Executor.js"
@@ -180,6 +181,34 @@ describe("run --backend lambda", () => {
       const name = `part-0000${i}`
       expect(await S3Server.getObject(client, BUCKET, `parts-lambda/${name}`)).toEqual(await S3Server.getObject(client, BUCKET, `parts-local/${name}`))
     }
+  })
+
+  it("a prefix of many objects (gzip, empty, no final newline): run and split give cat of the objects; tasks name their lines of the object list", async () => {
+    plan = () => "pass"
+    const objects = Array.from({ length: 600 }, (_, i) => {
+      const content = Buffer.from(i % 97 === 0 ? "" : i % 13 === 0 ? `object ${i} without newline` : `object ${i}\tline\n`.repeat(1 + (i % 3)))
+      return i % 5 === 0
+        ? { key: `many/o-${String(i).padStart(4, "0")}.log.gz`, stored: Zlib.gzipSync(content), content }
+        : { key: `many/o-${String(i).padStart(4, "0")}.log`, stored: content, content }
+    })
+    for (let i = 0; i < objects.length; i += 20) {
+      await Promise.all(objects.slice(i, i + 20).map((object) => S3Server.putObject(client, BUCKET, object.key, object.stored)))
+    }
+    const expected = Buffer.concat(objects.map((object) => object.content))
+    // One chunk of 600 objects: more than a task carries inline, so the worker reads its slice of the list.
+    for (const chunks of ["1", "3"]) {
+      const remote = await cli(["run", `s3://${BUCKET}/many/`, "--chunks", chunks, "--exec", "cat", "--backend", "lambda", "--function", "worker", "--work-prefix", `s3://${BUCKET}/work/`])
+      expect(remote.stderr).toBe("")
+      expect(remote.code).toBe(0)
+      expect(Buffer.from(remote.stdout, "utf8").equals(expected)).toBe(true)
+    }
+    expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
+    const split = await cli(["split", `s3://${BUCKET}/many/`, "--chunks", "4", "--out", `s3://${BUCKET}/many-parts/`, "--backend", "lambda", "--function", "worker"])
+    expect(split.code).toBe(0)
+    const keys = await S3Server.listKeys(client, BUCKET, "many-parts/")
+    expect(keys).toEqual(["_manifest.json", "part-00000", "part-00001", "part-00002", "part-00003"].map((name) => `many-parts/${name}`))
+    const parts = await Promise.all(keys.slice(1).map((key) => S3Server.getObject(client, BUCKET, key)))
+    expect(Buffer.concat(parts.map((part) => part!)).equals(expected)).toBe(true)
   })
 
   it("refuses local paths with the Lambda backend, in one line", async () => {

@@ -170,7 +170,7 @@ describe("PieceReader over local files", () => {
         ...Object.keys(files).sort().map((name) => path.join(root, name))])
       const layer = Layers.workerLayer(FileObjectStore.layer, testRetryPolicy()).pipe(Layer.provide(NodeFileSystem.layer))
       yield* Effect.gen(function*() {
-        const sources: ReadonlyArray<SourceObject> = yield* resolve(Either.getOrThrow(parseSpecs([root])))
+        const sources: ReadonlyArray<SourceObject> = yield* resolve(Either.getOrThrow(parseSpecs([`${root}/`])))
         for (let chunks = 1; chunks <= 9; chunks++) {
           const { pieces } = planObjects(sources, { _tag: "Chunks", chunks })
           const parts = yield* Effect.forEach(pieces, (chunk) => collect(readPieces(sources, chunk, { lookahead: 64 })))

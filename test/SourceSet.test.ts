@@ -25,7 +25,7 @@ const bytes = (text: string) => new TextEncoder().encode(text)
 describe("SourceSet.parseSpec", () => {
   it("tells a prefix, a glob and a single object apart by the key", () => {
     expect(spec("s3://b/logs/")).toMatchObject({ _tag: "Prefix", prefix: new S3Uri({ bucket: "b", key: "logs/" }) })
-    expect(spec("s3://b")).toMatchObject({ _tag: "Prefix", prefix: new S3Uri({ bucket: "b", key: "" }) })
+    expect(spec("s3://b/")).toMatchObject({ _tag: "Prefix", prefix: new S3Uri({ bucket: "b", key: "" }) })
     expect(spec("s3://b/logs/a.log")).toMatchObject({ _tag: "Single", uri: new S3Uri({ bucket: "b", key: "logs/a.log" }) })
     expect(spec("s3://b/logs/2026-11-*/*.gz")).toMatchObject({ _tag: "Glob", listFrom: new S3Uri({ bucket: "b", key: "logs/2026-11-" }) })
     expect(spec("/data/dir/")).toMatchObject({ _tag: "Prefix", prefix: new FileUri({ path: "/data/dir" }) })
@@ -36,7 +36,7 @@ describe("SourceSet.parseSpec", () => {
   })
 
   it("rejects an unknown scheme, an empty bucket and a wildcard in a bucket, in one line", () => {
-    for (const text of ["gs://b/k", "s3:///k", "s3://b*/k", ""]) {
+    for (const text of ["gs://b/k", "gs://b/*.log", "s3://b", "s3:///k", "s3://b*/k", ""]) {
       const parsed = parseSpec(text)
       expect(Either.isLeft(parsed)).toBe(true)
       if (Either.isLeft(parsed)) expect(parsed.left.message).not.toContain("\n")
@@ -120,7 +120,7 @@ describe("SourceSet.resolve over S3 URIs", () => {
 })
 
 describe("SourceSet.resolve over local files", () => {
-  it.scoped("a directory (with or without a trailing /), a local glob and a file", () =>
+  it.scoped("a directory (with a trailing /), a local glob and a file; a directory without its / is refused", () =>
     Effect.gen(function*() {
       const root = yield* Effect.acquireRelease(
         Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "s3split-sources-"))),
@@ -140,11 +140,13 @@ describe("SourceSet.resolve over local files", () => {
       const names = (objects: ReadonlyArray<{ readonly uri: FileUri | S3Uri }>) =>
         objects.map((object) => path.relative(root, format(object.uri)))
       expect(names(yield* run(`${root}/logs/`))).toEqual(["logs/a.log.gz", "logs/b.log", "logs/sub/c.log"])
-      expect(names(yield* run(`${root}/logs`))).toEqual(["logs/a.log.gz", "logs/b.log", "logs/sub/c.log"])
+      expect((yield* Effect.flip(run(`${root}/logs`))).message).toBe(
+        `cannot read ${root}/logs: it is a directory (end it with / to read every file under it)`
+      )
       expect(names(yield* run(`${root}/logs/*.log`, `${root}/logs/b.log`))).toEqual(["logs/b.log", "logs/b.log"])
       expect(names(yield* run(`${root}/l?gs/*/*.log`))).toEqual(["logs/sub/c.log"])
       expect((yield* run(`${root}/logs/*.gz`))[0]).toMatchObject({ size: 1, compressed: true })
-      expect((yield* Effect.flip(run(`${root}/empty`))).message).toBe(`no objects under ${root}/empty`)
+      expect((yield* Effect.flip(run(`${root}/empty/`))).message).toBe(`no objects under ${root}/empty/`)
       expect((yield* Effect.flip(run(`${root}/logs/*.zst`))).message).toBe(`no object matches ${root}/logs/*.zst`)
       expect((yield* Effect.flip(run(`${root}/absent.log`)))._tag).toBe("ObjectNotFoundError")
     }))
