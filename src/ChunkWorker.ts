@@ -4,8 +4,8 @@
  * shell command told its context: `CommandContext`), and stream the result to the task's
  * output. Only the layers differ. A command whose output is a local file writes that file
  * itself (`LocalOutput`), and reads a local source through a reader process (`FileFeed`); a
- * copy between local files bypasses the streams (`copyRange`). A chunk of many objects (`MultiChunkTask`) reads its pieces with `PieceReader`; the rest is
- * the same program.
+ * copy between local files bypasses the streams (`copyRange`). A chunk of many objects
+ * (`MultiChunkTask`) reads its pieces with `PieceReader`; the rest is the same program.
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -64,9 +64,8 @@ const resolvedRange = (task: ChunkTask) =>
 
 /**
  * A Copy task whose store copies ranges itself (file to file): the chunk's resolved range
- * `[alignUp(a), alignUp(b))`, the very bytes `readChunk` would stream (the same rule, and an
- * empty approximate range reads nothing), is found with two boundary searches, then copied by
- * the store under `retrying`, its bytes counted as they are written. A store that refuses
+ * (`resolvedRange`: the very bytes `readChunk` would stream) is copied by the store under
+ * `retrying`, its bytes counted as they are written. A store that refuses
  * after all falls back to `streamed`.
  */
 const copyDirectly = <E, R>(
