@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Zlib from "node:zlib"
 import { ChunkTask, CopyAction, ExecAction } from "../src/ChunkTask.js"
@@ -117,6 +118,32 @@ describe("run --backend lambda", () => {
     // Unmarked, the merge prints the header once: the object itself.
     expect((await lambdaRun("cat", ["--header", "2"])).stdout).toBe(text)
   })
+
+  it("each merge gives the same bytes as the local backend and as the sequential pipeline", async () => {
+    plan = () => "pass"
+    // The oracle reads the object from a file: `head` may stop reading early.
+    const objectFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "s3split-lambda-merge-")), "object")
+    fs.writeFileSync(objectFile, OBJECT)
+    const sequential = (command: string) =>
+      execFileSync("/bin/sh", ["-c", `exec < "$0"; ${command}`, objectFile], { env: { ...process.env, LC_ALL: "C" } }).toString("utf8")
+    const merges: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+      ["LC_ALL=C sort", ["--merge", "auto"]],
+      ["wc -l", ["--merge", "auto"]],
+      ["cut -f2 | uniq -c", ["--merge", "auto"]],
+      ["head -n 5", ["--merge", "auto"]],
+      ["tail -n 3", ["--merge", "auto"]],
+      ["LC_ALL=C sort", ["--reduce", "LC_ALL=C sort -m \"$@\""]]
+    ]
+    for (const [exec, merge] of merges) {
+      const remote = await lambdaRun(exec, merge)
+      expect(remote.stderr).toBe("")
+      const local = await cli(["run", `s3://${BUCKET}/logs/app.log`, "--chunks", "4", "--exec", exec, ...merge])
+      expect(remote.stdout).toBe(local.stdout)
+      expect(remote.stdout).toBe(sequential(exec))
+    }
+    fs.rmSync(path.dirname(objectFile), { recursive: true, force: true })
+    expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
+  }, 600_000)
 
   it("survives a 429 from Lambda: the Invoke is retried", async () => {
     planNext((n) => (n === 0 || n === 2 ? "throttle" : "pass"))
