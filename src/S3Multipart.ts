@@ -201,9 +201,11 @@ export const upload = <E, EB>(
     )
     let part = yield* nextPart
 
-    // The abort is registered in the same uninterruptible step that learns the upload id.
-    const begin = Effect.uninterruptibleMask((restore) =>
-      restore(requests.create).pipe(
+    // The abort is registered in the same uninterruptible step that learns the upload id. The
+    // create itself is not interruptible: a create cut off in flight may still have started an
+    // upload on the server that no abort would name (it ends within its own timeouts).
+    const begin = Effect.uninterruptible(
+      requests.create.pipe(
         Effect.tap((id) =>
           Effect.addFinalizer((exit) => Exit.isFailure(exit) ? requests.abort(id) : Effect.void).pipe(
             Effect.zipRight(Effect.sync(() => {
