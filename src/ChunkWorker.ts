@@ -42,6 +42,34 @@ const counting = (count: (bytes: number) => Effect.Effect<void>) => <E, R>(strea
   })
 
 /**
+ * The end of a chunk: its requests, retries and fetched bytes added to the run's counters
+ * (its bytes were added as they flowed), and its `ChunkResult`.
+ */
+const finishChunk = (
+  index: number,
+  counters: { readonly run: Stats["Type"]; readonly chunk: Stats["Type"] },
+  started: number,
+  bytesOut: number
+) =>
+  Effect.gen(function*() {
+    const counts = yield* read(counters.chunk)
+    yield* Effect.all([
+      increment(counters.run.requests, counts.requests),
+      increment(counters.run.retries, counts.retries),
+      increment(counters.run.bytesFetched, counts.bytesFetched),
+      increment(counters.run.chunksDone)
+    ])
+    return new ChunkResult({
+      index,
+      bytesIn: counts.bytesDone,
+      bytesOut,
+      requests: counts.requests,
+      retries: counts.retries,
+      durationMs: (yield* Clock.currentTimeMillis) - started
+    })
+  })
+
+/**
  * The chunk's resolved range `[alignUp(a), alignUp(b))` for its approximate range `[a, b)`,
  * found with two boundary searches (run together): the very bytes `readChunk` streams. An empty
  * approximate range resolves to the empty range at `alignUp(a)`, the start `readChunk`
@@ -145,21 +173,7 @@ const runChunkToFile = (task: WorkerTask, command: string, path: string, reader:
       commandInput(task, chunkBytes, Ref.get(start)),
       ({ env, input }) => LocalOutput.write(path, command, task.index, input, { env })
     ))
-    const counts = yield* read(chunk)
-    yield* Effect.all([
-      increment(run.requests, counts.requests),
-      increment(run.retries, counts.retries),
-      increment(run.bytesFetched, counts.bytesFetched),
-      increment(run.chunksDone)
-    ])
-    return new ChunkResult({
-      index: task.index,
-      bytesIn: counts.bytesDone,
-      bytesOut,
-      requests: counts.requests,
-      retries: counts.retries,
-      durationMs: (yield* Clock.currentTimeMillis) - started
-    })
+    return yield* finishChunk(task.index, { run, chunk }, started, bytesOut)
   })
 
 /**
@@ -275,19 +289,5 @@ const runWith = (task: WorkerTask, reader: TaskReader, single: ChunkTask | undef
     yield* (single !== undefined && task.action._tag === "Copy" && store.canCopyRange(task.output, single.source)
       ? copyDirectly(single, { run, chunk, bytesOut }, streamed)
       : streamed).pipe(Effect.provideService(Stats, chunk))
-    const counts = yield* read(chunk)
-    yield* Effect.all([
-      increment(run.requests, counts.requests),
-      increment(run.retries, counts.retries),
-      increment(run.bytesFetched, counts.bytesFetched),
-      increment(run.chunksDone)
-    ])
-    return new ChunkResult({
-      index: task.index,
-      bytesIn: counts.bytesDone,
-      bytesOut: yield* Ref.get(bytesOut),
-      requests: counts.requests,
-      retries: counts.retries,
-      durationMs: (yield* Clock.currentTimeMillis) - started
-    })
+    return yield* finishChunk(task.index, { run, chunk }, started, yield* Ref.get(bytesOut))
   })

@@ -7,6 +7,7 @@
 import * as Effect from "effect/Effect"
 import { Boundary } from "./Boundary.js"
 import type { ChunkAction } from "./ChunkTask.js"
+import { firstEndingAfter } from "./MultiPlan.js"
 import type { MultiPlan } from "./MultiPlan.js"
 import { MultiChunkTask, sliceOf, taskObjects, writeList } from "./MultiTask.js"
 import type { WrittenList } from "./MultiTask.js"
@@ -61,18 +62,6 @@ export const multiTasks = (objects: ReadonlyArray<SourceObject>, multi: MultiPla
     return { tasks, list }
   })
 
-/** The first object j whose end lies after `x` (`objects.length` when none). */
-const objectAt = (offsets: ReadonlyArray<number>, x: number): number => {
-  let lo = 0
-  let hi = offsets.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (offsets[mid + 1]! > x) hi = mid
-    else lo = mid + 1
-  }
-  return lo
-}
-
 /**
  * Each chunk's resolved start over the objects' stored bytes taken in order (`[0, S)`), for
  * `split` without `--out`: the first position at or after its cut point `a_i` where a line of
@@ -89,7 +78,7 @@ export const multiBoundaries = (
     fanOut(multi.approx, (range) => {
       const x = range.start
       if (x === 0 || x >= multi.size) return Effect.succeed(Math.min(x, multi.size))
-      const j = objectAt(multi.offsets, x)
+      const j = firstEndingAfter(multi.offsets, x)
       const origin = multi.offsets[j]!
       const object = objects[j]!
       if (x === origin) return Effect.succeed(x)

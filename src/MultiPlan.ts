@@ -49,8 +49,8 @@ export const offsetsOf = (objects: ReadonlyArray<PlanObject>): Array<number> => 
   return offsets
 }
 
-/** The first object j whose end `offsets[j + 1]` lies after `x` (objects.length when none). */
-const firstEndingAfter = (offsets: ReadonlyArray<number>, x: number): number => {
+/** The first object j whose end `offsets[j + 1]` lies after `x` (`objects.length` when none). */
+export const firstEndingAfter = (offsets: ReadonlyArray<number>, x: number): number => {
   let lo = 0
   let hi = offsets.length - 1
   while (lo < hi) {
