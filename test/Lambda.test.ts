@@ -134,14 +134,17 @@ describe("run --backend lambda", () => {
       ["tail -n 3", ["--merge", "auto"]],
       ["LC_ALL=C sort", ["--reduce", "LC_ALL=C sort -m \"$@\""]]
     ]
-    for (const [exec, merge] of merges) {
-      const remote = await lambdaRun(exec, merge)
-      expect(remote.stderr).toBe("")
-      const local = await cli(["run", `s3://${BUCKET}/logs/app.log`, "--chunks", "4", "--exec", exec, ...merge])
-      expect(remote.stdout).toBe(local.stdout)
-      expect(remote.stdout).toBe(sequential(exec))
+    try {
+      for (const [exec, merge] of merges) {
+        const remote = await lambdaRun(exec, merge)
+        expect(remote.stderr).toBe("")
+        const local = await cli(["run", `s3://${BUCKET}/logs/app.log`, "--chunks", "4", "--exec", exec, ...merge])
+        expect(remote.stdout).toBe(local.stdout)
+        expect(remote.stdout).toBe(sequential(exec))
+      }
+    } finally {
+      fs.rmSync(path.dirname(objectFile), { recursive: true, force: true })
     }
-    fs.rmSync(path.dirname(objectFile), { recursive: true, force: true })
     expect(await S3Server.listKeys(client, BUCKET, "work/")).toEqual([])
   }, 600_000)
 
