@@ -17,7 +17,7 @@ import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import type { Readable } from "node:stream"
 import { WorkerFailedError } from "./Errors.js"
-import { killGroup, release } from "./ShellProcess.js"
+import { killGroup, release, stderrTail } from "./ShellProcess.js"
 import { writeAll } from "./WritableSink.js"
 
 /** How a command is started. */
@@ -26,8 +26,6 @@ export interface ExecOptions {
   readonly env?: Record<string, string>
 }
 
-/** How much of the command's stderr is kept for the error message. */
-const TAIL_BYTES = 2048
 
 /**
  * What a command reads: a stream this process writes to its stdin, or the readable end of
@@ -75,14 +73,7 @@ const start = <E>(
       Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped
     )
-    const tail = yield* NodeStream.fromReadable(() => child.stderr!, () => undefined).pipe(
-      Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
-        const joined = Buffer.concat([kept, piece])
-        return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
-      }),
-      Effect.orElseSucceed(() => Buffer.alloc(0)),
-      Effect.forkScoped
-    )
+    const tail = yield* stderrTail(child.stderr!)
     const finish = Effect.gen(function*() {
       const code = yield* Deferred.await(exited)
       // The command is gone: a write it never read would wait forever, so stop the feeder. If

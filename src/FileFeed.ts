@@ -6,24 +6,20 @@
  * `sh -c 'cat; exec dd ...'` with the header written to its stdin. Both children are owned by
  * the caller's scope (each its own process group, killed and reaped when the scope closes).
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import type { ByteRange } from "./ByteRange.js"
 import { StoreError } from "./Errors.js"
 import type { WorkerFailedError } from "./Errors.js"
 import { pipeFromInto } from "./Exec.js"
-import { killGroup, spawnScoped } from "./ShellProcess.js"
+import { killGroup, spawnScoped, stderrTail } from "./ShellProcess.js"
 
 /** dd's block size: one read and one write per 256 KiB (measured cheaper than `tail -c | head -c`). */
 const BLOCK_SIZE = 256 * 1024
 
-/** How much of the reader's stderr is kept for the error message. */
-const TAIL_BYTES = 2048
 
 /** The operands of GNU dd copying `range` of the file at `path` to stdout (the path is one argument, never shell text). */
 const ddOperands = (path: string, range: ByteRange): Array<string> => [
@@ -94,14 +90,7 @@ export const feed = <V>(options: FeedOptions<V>) =>
     // A reader gone early (the command stopped reading) makes this write fail: nothing to report.
     reader.stdin.on("error", () => undefined)
     reader.stdin.end(header)
-    const tail = yield* NodeStream.fromReadable(() => reader.stderr, () => undefined).pipe(
-      Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
-        const joined = Buffer.concat([kept, piece])
-        return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
-      }),
-      Effect.orElseSucceed(() => Buffer.alloc(0)),
-      Effect.forkScoped
-    )
+    const tail = yield* stderrTail(reader.stderr)
     const command = yield* pipeFromInto(options.command, options.index, reader.stdout, fd, { env: options.env })
     return Effect.gen(function*() {
       const commandExit = yield* Effect.exit(command.finish)

@@ -12,10 +12,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ChunkOutputs } from "./ChunkOutputs.js"
 import { MergeError } from "./Errors.js"
-import { spawnScoped } from "./ShellProcess.js"
+import { spawnScoped, stderrTail } from "./ShellProcess.js"
 
-/** How much of the command's stderr is kept for the error message. */
-const TAIL_BYTES = 2048
 
 /**
  * Starts `file args` (stdin empty) in the current scope and returns its stdout, which fails
@@ -36,14 +34,7 @@ export const commandOutput = (
     child.once("close", (code) => Deferred.unsafeDone(exited, Effect.succeed(code)))
     child.stdin.on("error", () => undefined)
     child.stdin.end()
-    const tail = yield* NodeStream.fromReadable(() => child.stderr, () => undefined).pipe(
-      Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
-        const joined = Buffer.concat([kept, piece])
-        return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
-      }),
-      Effect.orElseSucceed(() => Buffer.alloc(0)),
-      Effect.forkScoped
-    )
+    const tail = yield* stderrTail(child.stderr)
     const finish = Effect.gen(function*() {
       const code = yield* Deferred.await(exited)
       if (code === 0) return

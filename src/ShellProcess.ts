@@ -5,8 +5,11 @@
  * `--reduce`).
  */
 import * as Duration from "effect/Duration"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import type { Readable } from "node:stream"
 import { spawn } from "node:child_process"
 import type { ChildProcess, ChildProcessWithoutNullStreams } from "node:child_process"
 
@@ -50,4 +53,21 @@ export const spawnScoped = (
   Effect.acquireRelease(
     Effect.sync(() => spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], detached: true, ...(env === undefined ? {} : { env }) })),
     release
+  )
+
+/** How much of a child's stderr is kept for an error message. */
+const TAIL_BYTES = 2048
+
+/**
+ * Reads `stderr` to its end in a fiber of the current scope, keeping only its last 2 KiB (for
+ * the one-line error of a command that failed). A read error ends it with what was kept.
+ */
+export const stderrTail = (stderr: Readable) =>
+  NodeStream.fromReadable(() => stderr, () => undefined).pipe(
+    Stream.runFold(Buffer.alloc(0), (kept, piece: Uint8Array) => {
+      const joined = Buffer.concat([kept, piece])
+      return joined.length > TAIL_BYTES ? joined.subarray(joined.length - TAIL_BYTES) : joined
+    }),
+    Effect.orElseSucceed(() => Buffer.alloc(0)),
+    Effect.forkScoped
   )
