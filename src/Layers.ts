@@ -5,13 +5,17 @@
  * in differ between them.
  */
 import * as Layer from "effect/Layer"
-import * as Boundary from "./Boundary.js"
+import type * as Boundary from "./Boundary.js"
+import * as BoundaryMemo from "./BoundaryMemo.js"
 import type { Executor } from "./Executor.js"
 import type { ObjectStore } from "./ObjectStore.js"
 import type { RetryPolicy } from "./Retry.js"
 import { Stats } from "./Stats.js"
 
-/** What one chunk worker needs: the store, the reader over it, counters, the retry policy. */
+/**
+ * What one chunk worker needs: the store, the reader over it (its boundary searches remembered
+ * for the layer's life: `BoundaryMemo`), counters, the retry policy.
+ */
 export type WorkerServices = ObjectStore | Boundary.Boundary | Stats | RetryPolicy
 
 /** The worker's services over `store`, retrying as `retry` says (`RetryPolicy.layerConfig` in production). */
@@ -19,7 +23,7 @@ export const workerLayer = <E, R, E2, R2>(
   store: Layer.Layer<ObjectStore, E, R>,
   retry: Layer.Layer<RetryPolicy, E2, R2>
 ): Layer.Layer<WorkerServices, E | E2, R | R2> =>
-  Layer.provideMerge(Boundary.layer, Layer.mergeAll(store, Stats.layer, retry))
+  Layer.provideMerge(BoundaryMemo.layer, Layer.mergeAll(store, Stats.layer, retry))
 
 /** A coordinator's services: the worker's, and an executor built over them. */
 export const jobLayer = <E, R, E2, R2>(

@@ -36,13 +36,14 @@ const tempDir = Effect.acquireRelease(
 
 const fileStore = FileObjectStore.layer.pipe(Layer.provide(NodeFileSystem.layer))
 
-/** A job over `store` (the production wiring), spying on which store calls write the parts. */
+/** A job over `store` (the production wiring), spying on which store calls read and write the parts. */
 const spiedJob = (store: Layer.Layer<ObjectStore>, calls: Array<string>) => {
   const spied = Layer.effect(
     ObjectStore,
     Effect.map(ObjectStore, (inner) =>
       ObjectStore.of({
         ...inner,
+        get: (uri, version, range) => Stream.suspend(() => (calls.push(`get ${range.start}`), inner.get(uri, version, range))),
         put: (uri, body, options) => Effect.suspend(() => (calls.push(`put ${path.basename(uri._tag === "FileUri" ? uri.path : uri.key)}`), inner.put(uri, body, options))),
         copyRange: (target, source, version, range, options) =>
           Effect.suspend(() => (calls.push(`copyRange ${path.basename(target._tag === "FileUri" ? target.path : target.key)}`), inner.copyRange(target, source, version, range, options)))
@@ -115,6 +116,25 @@ describe("FileObjectStore.copyRange through split", () => {
       const { parts, streamed } = yield* splitFile(dir, bytes, chunks)
       expect(parts).toEqual(gnuSplit(bytes, chunks).map((part) => Buffer.from(part)))
       expect(parts).toEqual(streamed)
+    })))
+
+  it.live("searches each interior cut once: N - 1 boundary reads for N chunks", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const source = new FileUri({ path: path.join(dir, "object.txt") })
+      const bytes = Buffer.from("a line of forty bytes, give or take....\n".repeat(2000))
+      fs.writeFileSync(source.path, bytes)
+      const out = new FileUri({ path: path.join(dir, "out") })
+      const calls: Array<string> = []
+      const report = yield* Effect.flatMap(ObjectStore, (store) => store.head(source)).pipe(
+        Effect.flatMap((version) => split({ source, spec: { _tag: "Chunks", chunks: 8 }, out, concurrency: 8, lookahead: 16 }, version)),
+        Effect.provide(spiedJob(fileStore, calls))
+      )
+      expect(report.rows.map((row) => row.bytes).reduce((a, b) => a + b, 0)).toBe(bytes.length)
+      // Chunk i's end is chunk i + 1's start: one search (one read of a window) serves both.
+      const gets = calls.filter((call) => call.startsWith("get"))
+      expect(gets).toHaveLength(7)
+      expect(new Set(gets).size).toBe(7)
     })))
 
   it.live("a file changed before its chunk is copied fails with ObjectChangedError and leaves no part", () =>
