@@ -4,7 +4,7 @@
  * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
  * target and rename it, so a reader never sees a half-written object; `copyRange` does the same,
  * its bytes moved fd to fd by `FileRangeCopy` (node:fs directly, outside the `FileSystem`
- * service, which has no positional I/O), `COPY_CONCURRENCY` copies at once, and a small `get` (a boundary window) is one
+ * service, which has no positional I/O), and a small `get` (a boundary window) is one
  * positional read into one buffer, without a stream. A prefix is a directory:
  * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
  */
@@ -28,7 +28,7 @@ import {
   StoreError
 } from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
-import { COPY_CONCURRENCY, copyFileRange } from "./FileRangeCopy.js"
+import { copyFileRange } from "./FileRangeCopy.js"
 import type { FileCopyError } from "./FileRangeCopy.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { CopyRangeOptions } from "./ObjectStore.js"
@@ -98,8 +98,6 @@ const pathOf = (uri: ObjectUri): Effect.Effect<string, StoreError> =>
 
 export const make = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
-  // The byte copies of `copyRange` run at most COPY_CONCURRENCY at once; the checks around them do not wait.
-  const copies = yield* Effect.makeSemaphore(COPY_CONCURRENCY)
 
   const head = (uri: ObjectUri) =>
     Effect.gen(function*() {
@@ -133,7 +131,7 @@ export const make = Effect.gen(function*() {
       yield* ensureVersion(source, version)
       yield* fs.makeDirectory(NodePath.dirname(to), { recursive: true }).pipe(Effect.mapError(toStoreError(target)))
       const temporary = temporaryFor(to)
-      yield* copies.withPermits(1)(copyFileRange(from, temporary, range, options?.progress)).pipe(
+      yield* copyFileRange(from, temporary, range, options?.progress).pipe(
         Effect.catchAll((error) =>
           error.endedAt !== undefined
             // The file is shorter than its version: it changed (or the version was never its own).

@@ -9,7 +9,6 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { FileHandle } from "node:fs/promises"
 import { open } from "node:fs/promises"
-import { availableParallelism } from "node:os"
 import type { ByteRange } from "./ByteRange.js"
 
 /**
@@ -18,14 +17,6 @@ import type { ByteRange } from "./ByteRange.js"
  * the read and the write), and less user time than 64 or 128 KiB (fewer calls).
  */
 export const COPY_BUFFER_SIZE = 256 * 1024
-
-/**
- * How many copies a store runs at once; the rest wait their turn. Copying between cached files
- * costs CPU (the kernel's memory copies), not waiting: more copies than cores only add switches
- * and cache misses. Measured on 1 GiB in 16 ranges on 2 cores: 16 at once cost about twice the
- * CPU time of 2 at once. At most 4, libuv's threads for file system calls.
- */
-export const COPY_CONCURRENCY = Math.max(1, Math.min(4, availableParallelism()))
 
 /** Progress is reported once this many bytes are written (and at the end), not per buffer. */
 const PROGRESS_STEP = 4 * COPY_BUFFER_SIZE
