@@ -212,12 +212,17 @@ const parseJob = (args: {
     return { source: only, specs, spec, concurrency: Option.getOrUndefined(args.concurrency), lookahead: args.lookahead }
   })
 
-/** The objects of a many-object job, in order, and their total size checked against the bound on N. */
+/**
+ * The objects of a many-object job, in order, and their total size checked against the bound
+ * on N. Under `--decompress auto` the objects a cut point falls into are HEADed for their
+ * Content-Encoding (at most N - 1 HEADs), so that a gzip one is read whole.
+ */
 const resolveObjects = (specs: ReadonlyArray<SourceSet.SourceSpec>, spec: PlanSpec, decompress: SourceSet.Decompress) =>
   Effect.gen(function*() {
-    const objects = yield* SourceSet.resolve(specs, { decompress })
-    const size = objects.reduce((sum, object) => sum + object.size, 0)
+    const listed = yield* SourceSet.resolve(specs, { decompress })
+    const size = listed.reduce((sum, object) => sum + object.size, 0)
     yield* checkChunkCount(size, spec)
+    const objects = decompress === "auto" ? yield* SourceSet.detectCutEncodings(listed, spec) : listed
     return { objects, size }
   })
 
@@ -249,7 +254,7 @@ const splitCommand = Command.make(
       yield* requireS3(args.backend, outUri, "--out")
       if (job.source === undefined) {
         const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
-        const many = yield* splitMulti({ ...job, sources: args.source, out: outUri }, objects).pipe(
+        const many = yield* splitMulti({ ...job, sources: args.source, out: outUri, decompress: args.decompress }, objects).pipe(
           outUri === undefined ? (effect) => effect : withProgress(size, chunkCount(size, job.spec))
         )
         return yield* printLines(args.json ? Report.jsonLines(many.rows) : Report.table(many.rows, many.size))
@@ -321,7 +326,7 @@ const runCommand = Command.make(
         const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
         const workDir = yield* workLocation(prefix)
         const results = yield* runMulti(
-          { ...job, command: args.exec, workDir },
+          { ...job, command: args.exec, workDir, decompress: args.decompress },
           objects,
           destination,
           mode._tag === "Concat" ? concatenate : (outputs) => merge(mode, outputs)
