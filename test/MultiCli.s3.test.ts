@@ -178,6 +178,15 @@ describe("many objects on a local S3 server, through the command line", () => {
       // One GET per object but the cut plain ones, which take one per piece (and may take a second window).
       expect(counts.gets).toBeGreaterThanOrEqual(objects.length)
     })
+    // One such object named alone: gunzipped whole (its HEAD tells), by split and by run.
+    const single = objects.find((object) => object.encoded && object.content.length > 10_000)!
+    const singleOut = fresh("single")
+    const singleSplit = await cli(["split", `${uri}${single.name}`, "--chunks", "3", "--out", singleOut], server!.endpoint)
+    expect(singleSplit.stderr).toBe("")
+    expect(Buffer.concat(readParts(singleOut)).equals(single.content)).toBe(true)
+    const singleRun = await cli(["run", `${uri}${single.name}`, "--chunks", "3", "--exec", "cat"], server!.endpoint)
+    expect(singleRun.code).toBe(0)
+    expect(singleRun.stdout).toBe(single.content.toString("utf8"))
     await withProxy(() => "pass", async (proxy) => {
       const out = fresh("parts")
       const split = await cli(["split", uri, "--chunks", "6", "--out", out], proxy.endpoint)
