@@ -44,5 +44,11 @@ export class ChunkResult extends Schema.Class<ChunkResult>("ChunkResult")({
   /** Store requests made for the chunk, retries included. */
   requests: Schema.Number,
   retries: Schema.Number,
-  durationMs: Schema.Number
+  durationMs: Schema.Number,
+  /**
+   * Whole objects of a many-object chunk that were gunzipped because their GET answered
+   * `Content-Encoding: gzip` (`--decompress auto`; unknown when the chunk was planned).
+   * Absent when none.
+   */
+  gunzipped: Schema.optional(Schema.Number)
 }) {}

@@ -65,7 +65,8 @@ const finishChunk = (
       bytesOut,
       requests: counts.requests,
       retries: counts.retries,
-      durationMs: (yield* Clock.currentTimeMillis) - started
+      durationMs: (yield* Clock.currentTimeMillis) - started,
+      ...(counts.gunzipped === 0 ? {} : { gunzipped: counts.gunzipped })
     })
   })
 
@@ -149,7 +150,7 @@ const singleReader = (task: ChunkTask): TaskReader => (onStart) =>
  */
 const multiReader = (task: MultiChunkTask): TaskReader => () =>
   Stream.unwrap(Effect.map(loadObjects(task.objects), (objects) =>
-    readPieces(objects, taskPieces(objects, task.approx), { lookahead: task.lookahead })))
+    readPieces(objects, taskPieces(objects, task.approx), { lookahead: task.lookahead, decompress: task.decompress ?? "none" })))
 
 /**
  * `runTask` for a command whose output goes to a local file (`task.output` is a `FileUri`):

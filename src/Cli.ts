@@ -27,6 +27,7 @@ import { merge } from "./Merge.js"
 import * as MergeMode from "./MergeMode.js"
 import { chunkCount, MAX_CHUNKS } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
+import type { ObjectVersion } from "./ObjectStore.js"
 import { withProgress } from "./Progress.js"
 import { writeAll } from "./WritableSink.js"
 import * as Report from "./Report.js"
@@ -188,8 +189,9 @@ const requireS3 = (backendName: Backend, uri: ObjectUri.ObjectUri | undefined, w
 /**
  * The arguments `split` and `run` share, parsed: sources, plan, concurrency, lookahead.
  * `source` is set when SOURCE is one plain object (not a prefix, glob or gzip object): that
- * job takes the one-object path, exactly as before many-object sources; otherwise `specs` are
- * resolved to objects (`SourceSet`).
+ * job takes the one-object path, exactly as before many-object sources, unless its HEAD says
+ * `Content-Encoding: gzip` (under `--decompress auto`); otherwise `specs` are resolved to
+ * objects (`SourceSet`).
  */
 const parseJob = (args: {
   readonly source: ReadonlyArray<string>
@@ -212,12 +214,21 @@ const parseJob = (args: {
     return { source: only, specs, spec, concurrency: Option.getOrUndefined(args.concurrency), lookahead: args.lookahead }
   })
 
-/** The objects of a many-object job, in order, and their total size checked against the bound on N. */
+/** True when a single object's HEAD says gzip and `--decompress auto` reads it gunzipped. */
+const gzipEncoded = (version: ObjectVersion, decompress: SourceSet.Decompress) =>
+  decompress === "auto" && SourceSet.isGzipEncoding(version.contentEncoding)
+
+/**
+ * The objects of a many-object job, in order, and their total size checked against the bound
+ * on N. Under `--decompress auto` the objects a cut point falls into are HEADed for their
+ * Content-Encoding (at most N - 1 HEADs), so that a gzip one is read whole.
+ */
 const resolveObjects = (specs: ReadonlyArray<SourceSet.SourceSpec>, spec: PlanSpec, decompress: SourceSet.Decompress) =>
   Effect.gen(function*() {
-    const objects = yield* SourceSet.resolve(specs, { decompress })
-    const size = objects.reduce((sum, object) => sum + object.size, 0)
+    const listed = yield* SourceSet.resolve(specs, { decompress })
+    const size = listed.reduce((sum, object) => sum + object.size, 0)
     yield* checkChunkCount(size, spec)
+    const objects = decompress === "auto" ? yield* SourceSet.detectCutEncodings(listed, spec) : listed
     return { objects, size }
   })
 
@@ -247,16 +258,18 @@ const splitCommand = Command.make(
       const job = yield* parseJob(args)
       const outUri = yield* optional(args.out, ObjectUri.parseDirectory)
       yield* requireS3(args.backend, outUri, "--out")
-      if (job.source === undefined) {
+      const source = job.source
+      // A single object stored with Content-Encoding: gzip is read as one gzip unit, as a `.gz` key is.
+      const version = source === undefined ? undefined : yield* headSource(source)
+      if (source === undefined || version === undefined || gzipEncoded(version, args.decompress)) {
         const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
-        const many = yield* splitMulti({ ...job, sources: args.source, out: outUri }, objects).pipe(
+        const many = yield* splitMulti({ ...job, sources: args.source, out: outUri, decompress: args.decompress }, objects).pipe(
           outUri === undefined ? (effect) => effect : withProgress(size, chunkCount(size, job.spec))
         )
         return yield* printLines(args.json ? Report.jsonLines(many.rows) : Report.table(many.rows, many.size))
       }
-      const version = yield* headSource(job.source)
       yield* checkChunkCount(version.size, job.spec)
-      const report = yield* split({ ...job, source: job.source, out: outUri }, version).pipe(
+      const report = yield* split({ ...job, source, out: outUri }, version).pipe(
         outUri === undefined ? (effect) => effect : withProgress(version.size, chunkCount(version.size, job.spec))
       )
       yield* printLines(
@@ -316,12 +329,15 @@ const runCommand = Command.make(
         command: args.exec
       }))
       const destination = outUri === undefined ? stdoutDestination : { _tag: "Object" as const, uri: outUri }
-      if (job.source === undefined) {
+      const source = job.source
+      // A single object stored with Content-Encoding: gzip is read as one gzip unit, as a `.gz` key is.
+      const version = source === undefined ? undefined : yield* headSource(source)
+      if (source === undefined || version === undefined || gzipEncoded(version, args.decompress)) {
         if (args.header > 0) return yield* new UsageError({ reason: "--header needs SOURCE to be one object (each object of many has its own header)" })
         const { objects, size } = yield* resolveObjects(job.specs, job.spec, args.decompress)
         const workDir = yield* workLocation(prefix)
         const results = yield* runMulti(
-          { ...job, command: args.exec, workDir },
+          { ...job, command: args.exec, workDir, decompress: args.decompress },
           objects,
           destination,
           mode._tag === "Concat" ? concatenate : (outputs) => merge(mode, outputs)
@@ -331,14 +347,13 @@ const runCommand = Command.make(
         if (args.json) yield* Effect.sync(() => process.stderr.write(Report.resultLines(results, MergeMode.describe(mode))))
         return
       }
-      const version = yield* headSource(job.source)
       // One small read from byte 0; the chunks are planned over the bytes after the header.
-      const headerBytes = yield* Header.read(job.source, version, args.header)
+      const headerBytes = yield* Header.read(source, version, args.header)
       const planned = version.size - headerBytes.length
       yield* checkChunkCount(planned, job.spec)
       const workDir = yield* workLocation(prefix)
       const results = yield* run(
-        { ...job, source: job.source, command: args.exec, workDir, header: headerBytes },
+        { ...job, source, command: args.exec, workDir, header: headerBytes },
         version,
         destination,
         mode._tag === "Concat" && headerBytes.length === 0

@@ -48,12 +48,16 @@ interface Stored {
   readonly bytes: Uint8Array
   readonly etag: string
   readonly contentType?: string
+  readonly contentEncoding?: string
 }
 
 export interface MemoryObjectStore {
   readonly store: ObjectStore["Type"]
-  /** Puts an object directly, bypassing the log and the fault plan. */
-  readonly seed: (uri: ObjectUri, bytes: Uint8Array) => Effect.Effect<void>
+  /**
+   * Puts an object directly, bypassing the log and the fault plan; `contentEncoding` is
+   * answered by its HEAD and GETs (as S3 keeps the Content-Encoding given at PutObject).
+   */
+  readonly seed: (uri: ObjectUri, bytes: Uint8Array, options?: { readonly contentEncoding?: string }) => Effect.Effect<void>
   /** The stored bytes, if any. */
   readonly read: (uri: ObjectUri) => Effect.Effect<Uint8Array | undefined>
   /** Every request so far, in order. */
@@ -69,14 +73,15 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
     const generation = yield* Ref.make(0)
     const pieceSize = options.pieceSize ?? 64 * 1024
 
-    const write = (key: string, bytes: Uint8Array, contentType?: string) =>
+    const write = (key: string, bytes: Uint8Array, contentType?: string, contentEncoding?: string) =>
       Ref.getAndUpdate(generation, (n) => n + 1).pipe(
         Effect.flatMap((n) =>
           Ref.update(objects, (map) =>
             new Map(map).set(key, {
               bytes,
               etag: `"mem-${n}-${bytes.length}"`,
-              ...(contentType === undefined ? {} : { contentType })
+              ...(contentType === undefined ? {} : { contentType }),
+              ...(contentEncoding === undefined ? {} : { contentEncoding })
             }))
         )
       )
@@ -123,11 +128,12 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
             new ObjectVersion({
               size: found.bytes.length,
               etag: found.etag,
-              ...(found.contentType === undefined ? {} : { contentType: found.contentType })
+              ...(found.contentType === undefined ? {} : { contentType: found.contentType }),
+              ...(found.contentEncoding === undefined ? {} : { contentEncoding: found.contentEncoding })
             })
           )
         ),
-      get: (uri, version, range) =>
+      get: (uri, version, range, getOptions) =>
         Stream.unwrap(Effect.gen(function*() {
           const key = format(uri)
           const fault = yield* admit({ op: "get", uri: key, range })
@@ -135,6 +141,7 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
           if (found.etag !== version.etag) {
             return yield* new ObjectChangedError({ uri: key, expectedEtag: version.etag, actualEtag: found.etag })
           }
+          if (getOptions?.onAnswer !== undefined) yield* getOptions.onAnswer({ contentEncoding: found.contentEncoding })
           const limit = fault?._tag === "CutBody" ? range.start + fault.afterBytes : range.end
           const body = found.bytes.subarray(range.start, Math.min(range.end, limit, found.bytes.length))
           const pieces = Chunk.unsafeFromArray(
@@ -196,7 +203,7 @@ export const make = (options: MemoryOptions = {}): Effect.Effect<MemoryObjectSto
 
     return {
       store,
-      seed: (uri, bytes) => write(format(uri), bytes),
+      seed: (uri, bytes, seedOptions) => write(format(uri), bytes, undefined, seedOptions?.contentEncoding),
       read: (uri) => Effect.map(Ref.get(objects), (map) => map.get(format(uri))?.bytes),
       requests: Ref.get(log),
       keys: Effect.map(Ref.get(objects), (map) => [...map.keys()].sort())

@@ -12,7 +12,7 @@ import type { MultiPlan } from "./MultiPlan.js"
 import { MultiChunkTask, sliceOf, taskObjects, writeList } from "./MultiTask.js"
 import type { WrittenList } from "./MultiTask.js"
 import type { ObjectUri } from "./ObjectUri.js"
-import type { SourceObject } from "./SourceSet.js"
+import type { Decompress, SourceObject } from "./SourceSet.js"
 import { versionOf } from "./SourceSet.js"
 import { fanOut } from "./FanOut.js"
 
@@ -30,6 +30,8 @@ export interface MultiTaskOptions {
   /** Where the object list is written if some chunk's objects do not fit inline. */
   readonly listAt: ObjectUri
   readonly inlineBytes?: number
+  /** The tasks' `decompress` (`auto`: whole objects are gunzipped when their GET says gzip); default `none`. */
+  readonly decompress?: Decompress
 }
 
 /** True when `multiTasks` writes the object list: some chunk may hold too many objects to carry inline. */
@@ -56,7 +58,8 @@ export const multiTasks = (objects: ReadonlyArray<SourceObject>, multi: MultiPla
         lookahead: options.lookahead,
         action: options.action,
         output: options.outputOf(index, chunks),
-        chunks
+        chunks,
+        ...(options.decompress === "auto" ? { decompress: "auto" as const } : {})
       })
     )
     return { tasks, list }

@@ -106,6 +106,24 @@ export const planObjects = (objects: ReadonlyArray<PlanObject>, spec: PlanSpec):
   return { size, offsets, approx, pieces: approx.map((range) => piecesIn(objects, offsets, range)) }
 }
 
+/**
+ * The objects that a cut point of `Planner.plan(S, spec)` falls strictly inside, in order:
+ * those that can be cut (not compressed, not empty) and would be read in two or more pieces.
+ * At most N - 1 of them. Marking some of them compressed changes neither S nor the cut
+ * points, so the others stay exactly these. Integer math only.
+ */
+export const straddling = (objects: ReadonlyArray<PlanObject>, spec: PlanSpec): Array<number> => {
+  const offsets = offsetsOf(objects)
+  const found: Array<number> = []
+  for (const [i, range] of plan(offsets[objects.length]!, spec).entries()) {
+    if (i === 0) continue
+    const j = firstEndingAfter(offsets, range.start)
+    if (j >= objects.length || offsets[j]! >= range.start || objects[j]!.compressed) continue
+    if (found[found.length - 1] !== j) found.push(j)
+  }
+  return found
+}
+
 /** The approximate bytes of a chunk's pieces (before line alignment). */
 export const piecesBytes = (pieces: ReadonlyArray<Piece>): number =>
   pieces.reduce((sum, piece) => sum + piece.range.end - piece.range.start, 0)

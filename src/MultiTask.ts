@@ -53,7 +53,12 @@ export class MultiChunkTask extends Schema.Class<MultiChunkTask>("MultiChunkTask
   action: ChunkAction,
   output: ObjectUri,
   /** N, the number of chunks of the job (`S3SPLIT_CHUNKS` for an `Exec` command). */
-  chunks: Schema.optional(Schema.Number)
+  chunks: Schema.optional(Schema.Number),
+  /**
+   * `auto`: a whole object not known compressed is gunzipped when its GET answers
+   * `Content-Encoding: gzip` (`PieceReader`); `none` or absent: read as stored.
+   */
+  decompress: Schema.optional(Schema.Literal("auto", "none"))
 }) {}
 
 /**

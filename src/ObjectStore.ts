@@ -21,8 +21,20 @@ export class ObjectVersion extends Schema.Class<ObjectVersion>("ObjectVersion")(
   etag: Schema.String,
   versionId: Schema.optional(Schema.String),
   /** The object's media type where the store records one (S3's Content-Type; files have none). */
-  contentType: Schema.optional(Schema.String)
+  contentType: Schema.optional(Schema.String),
+  /** How the stored bytes are encoded where the store records it (S3's Content-Encoding; files have none). */
+  contentEncoding: Schema.optional(Schema.String)
 }) {}
+
+/** What `get` tells of the answer before its body. */
+export interface GetOptions {
+  /**
+   * Called once the answer's headers are in, before the first byte, with the object's
+   * Content-Encoding (undefined when it has none). Stores that record no encoding (files) do
+   * not call it. It must not fail.
+   */
+  readonly onAnswer?: ((answer: { readonly contentEncoding: string | undefined }) => Effect.Effect<void>) | undefined
+}
 
 /** How to write an object. */
 export interface PutOptions {
@@ -58,7 +70,7 @@ export interface ComposeSource {
 }
 
 export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore, {
-  /** The object's size and ETag (and VersionId and Content-Type where the store has them). One request. */
+  /** The object's size and ETag (and VersionId, Content-Type and Content-Encoding where the store has them). One request. */
   readonly head: (uri: ObjectUri) => Effect.Effect<ObjectVersion, ObjectStoreError>
   /**
    * The bytes of the half-open `range` of the object, which must be non-empty and lie within
@@ -66,12 +78,14 @@ export class ObjectStore extends Context.Tag("s3split/ObjectStore")<ObjectStore,
    * `ObjectChangedError`, before or during the body. A request that gets no answer or whose
    * body stalls fails with `TransientStoreError` (S3: after the configured timeouts).
    * Interrupting the stream aborts the request and releases the connection at once. The
-   * stream may end early if the connection breaks; callers check the length.
+   * stream may end early if the connection breaks; callers check the length. The bytes are
+   * the stored bytes whatever their Content-Encoding (`options.onAnswer` tells it).
    */
   readonly get: (
     uri: ObjectUri,
     version: ObjectVersion,
-    range: ByteRange
+    range: ByteRange,
+    options?: GetOptions
   ) => Stream.Stream<Uint8Array, ObjectStoreError>
   /**
    * Writes `body` to `uri`, replacing any object there. The body is pulled in the caller's

@@ -1,11 +1,14 @@
 /**
  * The worker side of a many-object chunk: the chunk's pieces read one after another into one
- * byte stream. A piece that is a whole object streams as is; a piece with an approximate end
- * is line-aligned by `Boundary.readChunk`, exactly as a single-object chunk is; a compressed
- * piece is streamed and gunzipped (multi-member gzip included). Every read is pinned to the
- * listed ETag, so an object that changed since the listing fails with `ObjectChangedError`.
+ * byte stream. A piece that is a whole object streams as is (or gunzipped, under
+ * `decompress: "auto"`, when its GET answers `Content-Encoding: gzip`); a piece with an
+ * approximate end is line-aligned by `Boundary.readChunk`, exactly as a single-object chunk
+ * is; a compressed piece is streamed and gunzipped (multi-member gzip included). Every read is
+ * pinned to the listed ETag, so an object that changed since the listing fails with
+ * `ObjectChangedError`.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -19,9 +22,9 @@ import type { Piece } from "./MultiPlan.js"
 import type { ObjectStore } from "./ObjectStore.js"
 import { format } from "./ObjectUri.js"
 import { readRange } from "./Retry.js"
-import type { SourceObject } from "./SourceSet.js"
-import { versionOf } from "./SourceSet.js"
-import type { Stats } from "./Stats.js"
+import type { Decompress, SourceObject } from "./SourceSet.js"
+import { isGzipEncoding, versionOf } from "./SourceSet.js"
+import { increment, Stats } from "./Stats.js"
 
 export interface PieceReadOptions extends ReadOptions {
   /**
@@ -31,6 +34,12 @@ export interface PieceReadOptions extends ReadOptions {
   readonly prefetchBytes?: number
   /** How many small whole objects may be in flight or buffered at once (default 8; 1 turns it off). */
   readonly prefetch?: number
+  /**
+   * `auto`: a whole object that is not known compressed is gunzipped when its GET answers
+   * `Content-Encoding: gzip` (and counted in `Stats.gunzipped`); `none` (default): its stored
+   * bytes as they are. Objects marked `compressed` are gunzipped either way.
+   */
+  readonly decompress?: Decompress
 }
 
 /**
@@ -50,21 +59,44 @@ const gunzip = <E, R>(object: SourceObject, bytes: Stream.Stream<Uint8Array, E, 
     )))
 
 /**
- * The bytes of one piece of `object`: a whole object as stored (`Retry.readRange`, one GET);
- * a range with an approximate start or end as `Boundary.readChunk` cuts it (the lines whose
+ * A whole object whose encoding only its GET tells: its bytes, gunzipped when the first
+ * answer says `Content-Encoding: gzip` (every resumed request is a range of the same stored
+ * bytes, so the first answer decides), and counted in `Stats.gunzipped` then.
+ */
+const wholeByEncoding = (object: SourceObject) =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const encoding = yield* Ref.make<string | undefined>(undefined)
+    const pull = yield* Stream.toPull(readRange(object.uri, versionOf(object), { start: 0, end: object.size }, {
+      onAnswer: (answer) => Ref.set(encoding, answer.contentEncoding)
+    }))
+    // The first pull has had an answer (or failed, or found the body empty): the encoding is known.
+    const first = yield* Effect.catchAll(pull, Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
+    const bytes = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull))
+    if (!isGzipEncoding(yield* Ref.get(encoding))) return bytes
+    yield* Effect.flatMap(Stats, (stats) => increment(stats.gunzipped))
+    return gunzip(object, bytes)
+  }))
+
+/**
+ * The bytes of one piece of `object`: a whole object as stored (`Retry.readRange`, one GET;
+ * gunzipped under `decompress: "auto"` when that GET answers `Content-Encoding: gzip`); a
+ * range with an approximate start or end as `Boundary.readChunk` cuts it (the lines whose
  * first byte lies in the range; a line longer than the range may leave it empty); a
  * compressed object gunzipped. Retries and resumes as `Retry.readRange`; fails with
- * `ObjectChangedError` when the object is no longer the listed version.
+ * `ObjectChangedError` when the object is no longer the listed version, `DecompressError`
+ * when a gunzipped object is not gzip.
  */
 export const readPiece = (
   object: SourceObject,
   piece: Piece,
-  options: ReadOptions
+  options: PieceReadOptions
 ): Stream.Stream<Uint8Array, ReadError | DecompressError, Boundary | ObjectStore | Stats> => {
   const version = versionOf(object)
   if (piece.range.start >= piece.range.end) return Stream.empty
   if (piece.compressed) return gunzip(object, readRange(object.uri, version, { start: 0, end: object.size }))
-  if (!piece.alignStart && !piece.alignEnd) return readRange(object.uri, version, piece.range)
+  if (!piece.alignStart && !piece.alignEnd) {
+    return options.decompress === "auto" ? wholeByEncoding(object) : readRange(object.uri, version, piece.range)
+  }
   return Stream.unwrap(Effect.map(Boundary, (boundary) => boundary.readChunk(object.uri, version, piece.range, options)))
 }
 

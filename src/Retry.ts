@@ -17,7 +17,7 @@ import type { ObjectStoreError } from "./Errors.js"
 import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
 import { ObjectStore } from "./ObjectStore.js"
-import type { ObjectVersion } from "./ObjectStore.js"
+import type { GetOptions, ObjectVersion } from "./ObjectStore.js"
 import { Stats } from "./Stats.js"
 
 export interface RetrySettings {
@@ -127,12 +127,14 @@ export const retryingInStore = <A, E, R>(
  * The bytes of the half-open `range` of the object, pinned to `version`, with retries. A body
  * that breaks or ends early is resumed with a new ranged request from the next unread byte,
  * so no byte is lost or repeated; the attempt count restarts whenever bytes arrive. An empty
- * range makes no request at all.
+ * range makes no request at all. `options.onAnswer` is passed to every request's `get`
+ * (the answers of one pinned version carry the same Content-Encoding).
  */
 export const readRange = (
   uri: ObjectUri,
   version: ObjectVersion,
-  range: ByteRange
+  range: ByteRange,
+  options: GetOptions = {}
 ): Stream.Stream<Uint8Array, ObjectStoreError | RetriesExhaustedError, ObjectStore | Stats> =>
   range.start >= range.end ? Stream.empty : Stream.unwrap(Effect.gen(function*() {
     const store = yield* ObjectStore
@@ -153,7 +155,7 @@ export const readRange = (
       if (previous > 0) yield* Ref.update(stats.retries, (n) => n + 1)
       yield* Ref.update(stats.requests, (n) => n + 1)
       const from = yield* next
-      return store.get(uri, version, { start: from, end: range.end }).pipe(
+      return store.get(uri, version, { start: from, end: range.end }, options).pipe(
         Stream.tap((bytes) =>
           Effect.all([
             Ref.update(next, (n) => n + bytes.length),

@@ -32,8 +32,10 @@ export const make = (settings: S3Settings) =>
     const pick = (uri: ObjectUri) => (uri._tag === "FileUri" ? Effect.succeed(file) : s3)
     return ObjectStore.of({
       head: (uri) => Effect.flatMap(pick(uri), (store) => store.head(uri)),
-      get: (uri, version, range) =>
-        uri._tag === "FileUri" ? file.get(uri, version, range) : Stream.unwrap(Effect.map(s3, (store) => store.get(uri, version, range))),
+      get: (uri, version, range, options) =>
+        uri._tag === "FileUri"
+          ? file.get(uri, version, range, options)
+          : Stream.unwrap(Effect.map(s3, (store) => store.get(uri, version, range, options))),
       put: (uri, body, options) => Effect.flatMap(pick(uri), (store) => store.put(uri, body, options)),
       compose: (target, sources, options) => Effect.flatMap(pick(target), (store) => store.compose(target, sources, options)),
       // File to file only: bytes between a file and S3 are streamed by the caller.

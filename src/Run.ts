@@ -36,7 +36,7 @@ import { plan } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { readRange, retrying } from "./Retry.js"
 import { defaultConcurrency } from "./Split.js"
-import type { SourceObject } from "./SourceSet.js"
+import type { Decompress, SourceObject } from "./SourceSet.js"
 import type { Stats } from "./Stats.js"
 
 /** Where the merged output goes: a byte consumer (stdout), or one object committed at the end. */
@@ -156,6 +156,8 @@ export interface MultiRunOptions {
   readonly lookahead: number
   /** A directory or prefix, private to this run: the outputs, and the object list if the tasks need it. */
   readonly workDir: ObjectUri.ObjectUri
+  /** `auto`: whole objects whose GET answers `Content-Encoding: gzip` are gunzipped too; default `none`. */
+  readonly decompress?: Decompress
 }
 
 /**
@@ -177,7 +179,8 @@ export const runMulti = <E, M = never>(
       lookahead: options.lookahead,
       action: new ExecAction({ command: options.command }),
       outputOf: (index) => ObjectUri.child(options.workDir, outputName(index)),
-      listAt: ObjectUri.child(options.workDir, "objects.ndjson")
+      listAt: ObjectUri.child(options.workDir, "objects.ndjson"),
+      ...(options.decompress === undefined ? {} : { decompress: options.decompress })
     }),
     ({ tasks }) => runTasks(tasks, options, undefined, destination, merge)
   ).pipe(cleaningUp(options.workDir))

@@ -43,7 +43,7 @@ import {
 import type { ObjectStoreError, RetriesExhaustedError } from "./Errors.js"
 import { asSdkError, transientNetworkCode, UNREACHABLE_CODES } from "./NetworkError.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
-import type { ComposeSource, ListedObject, PutOptions } from "./ObjectStore.js"
+import type { ComposeSource, GetOptions, ListedObject, PutOptions } from "./ObjectStore.js"
 import { S3Uri } from "./ObjectUri.js"
 import type { ObjectUri } from "./ObjectUri.js"
 import { format } from "./ObjectUri.js"
@@ -235,11 +235,12 @@ export const make = (settings: S3Settings) =>
           size: response.ContentLength ?? 0,
           etag: response.ETag ?? "",
           ...(response.VersionId === undefined ? {} : { versionId: response.VersionId }),
-          ...(response.ContentType === undefined ? {} : { contentType: response.ContentType })
+          ...(response.ContentType === undefined ? {} : { contentType: response.ContentType }),
+          ...(response.ContentEncoding === undefined ? {} : { contentEncoding: response.ContentEncoding })
         })
       })
 
-    const get = (uri: ObjectUri, version: ObjectVersion, range: { start: number; end: number }) =>
+    const get = (uri: ObjectUri, version: ObjectVersion, range: { start: number; end: number }, options: GetOptions = {}) =>
       Stream.unwrapScoped(Effect.gen(function*() {
         const s3 = yield* s3Of(uri)
         const where = format(uri)
@@ -269,6 +270,7 @@ export const make = (settings: S3Settings) =>
         if (response.ContentRange !== undefined ? !response.ContentRange.startsWith(expected) : range.start !== 0 || range.end !== version.size) {
           return yield* new StoreError({ uri: where, reason: `the server answered range ${response.ContentRange ?? "(none)"} for ${toHttpRange(range)}` })
         }
+        if (options.onAnswer !== undefined) yield* options.onAnswer({ contentEncoding: response.ContentEncoding })
         return NodeStream.fromReadable<ObjectStoreError>(
           () => response.Body as Readable,
           (error) => classify(s3, endpoint, error, { expectedEtag: version.etag })

@@ -11,7 +11,9 @@ import * as Schema from "effect/Schema"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ReadError } from "./Errors.js"
-import { InvalidSourceError, UsageError } from "./Errors.js"
+import { InvalidSourceError, ObjectChangedError, UsageError } from "./Errors.js"
+import { straddling } from "./MultiPlan.js"
+import type { PlanSpec } from "./Planner.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { ListedObject } from "./ObjectStore.js"
 import { FileUri, format, ObjectUri, parseObject, S3Uri } from "./ObjectUri.js"
@@ -24,7 +26,11 @@ export class SourceObject extends Schema.Class<SourceObject>("SourceObject")({
   size: Schema.Number,
   etag: Schema.String,
   versionId: Schema.optional(Schema.String),
-  /** Read whole and gunzipped (the key ends in `.gz`): one unsplittable unit of the plan. */
+  /**
+   * Read whole and gunzipped: one unsplittable unit of the plan. Set when the key ends in
+   * `.gz`, or when a HEAD (a single object's, or `detectCutEncodings`) says
+   * `Content-Encoding: gzip`.
+   */
   compressed: Schema.Boolean
 }) {}
 
@@ -132,6 +138,10 @@ export const parseSpecs = (texts: ReadonlyArray<string>): Either.Either<Readonly
 /** The key (S3) or absolute path (files) a glob is matched against. */
 const keyOf = (uri: ObjectUri): string => (uri._tag === "S3Uri" ? uri.key : uri.path)
 
+/** True for a Content-Encoding that says gzip (`gzip` or `x-gzip`, any case). */
+export const isGzipEncoding = (encoding: string | undefined): boolean =>
+  encoding !== undefined && /^\s*(x-)?gzip\s*$/i.test(encoding)
+
 /** True when the object is read gunzipped under `decompress`. */
 export const isCompressed = (uri: ObjectUri, decompress: Decompress): boolean =>
   decompress === "auto" && keyOf(uri).toLowerCase().endsWith(".gz")
@@ -175,7 +185,8 @@ export const resolveSpec = (
               size: version.size,
               etag: version.etag,
               ...(version.versionId === undefined ? {} : { versionId: version.versionId }),
-              compressed: isCompressed(spec.uri, decompress)
+              // The HEAD is made anyway: its Content-Encoding counts too.
+              compressed: isCompressed(spec.uri, decompress) || decompress === "auto" && isGzipEncoding(version.contentEncoding)
             })
           ])
         )
@@ -203,3 +214,37 @@ export const resolve = (
     Effect.forEach(specs, (spec) => resolveSpec(spec, options), { concurrency: options.concurrency ?? 8 }),
     (lists) => lists.flat()
   )
+
+/**
+ * The objects with those that a cut point falls inside (`MultiPlan.straddling` under `spec`,
+ * at most N - 1) checked with one HEAD each (`concurrency` at a time, each retried): any whose
+ * Content-Encoding is gzip becomes `compressed`, one unit of the plan, so that the plan made
+ * from the result never cuts a gzip stream. The listing does not carry Content-Encoding;
+ * objects read whole learn it from their GET (`PieceReader`, `decompress: "auto"`), so no
+ * other object is HEADed; local files (which have no Content-Encoding) never are. Fails with `ObjectChangedError` when a HEAD finds another ETag than
+ * the listing's, with the store's errors otherwise. Use under `decompress: "auto"` only.
+ */
+export const detectCutEncodings = (
+  objects: ReadonlyArray<SourceObject>,
+  spec: PlanSpec,
+  options: { readonly concurrency?: number } = {}
+): Effect.Effect<ReadonlyArray<SourceObject>, ReadError, ObjectStore | Stats> =>
+  Effect.gen(function*() {
+    const store = yield* ObjectStore
+    // Files record no Content-Encoding: only objects of a store that does are asked.
+    const cut = straddling(objects, spec).filter((j) => objects[j]!.uri._tag === "S3Uri")
+    if (cut.length === 0) return objects
+    const gzip = yield* Effect.forEach(cut, (j) => {
+      const object = objects[j]!
+      return Effect.flatMap(retrying(format(object.uri), store.head(object.uri)), (version) =>
+        version.etag !== object.etag
+          ? Effect.fail(new ObjectChangedError({ uri: format(object.uri), expectedEtag: object.etag, actualEtag: version.etag }))
+          : Effect.succeed(isGzipEncoding(version.contentEncoding)))
+    }, { concurrency: options.concurrency ?? 8 })
+    if (!gzip.includes(true)) return objects
+    const marked = objects.slice()
+    for (const [k, j] of cut.entries()) {
+      if (gzip[k]) marked[j] = new SourceObject({ ...objects[j]!, compressed: true }, true)
+    }
+    return marked
+  })

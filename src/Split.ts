@@ -24,7 +24,7 @@ import * as ObjectUri from "./ObjectUri.js"
 import { plan } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
 import { retrying } from "./Retry.js"
-import type { SourceObject } from "./SourceSet.js"
+import type { Decompress, SourceObject } from "./SourceSet.js"
 
 export interface SplitOptions {
   readonly source: ObjectUri.ObjectUri
@@ -179,6 +179,8 @@ export interface MultiSplitOptions {
   readonly out: ObjectUri.ObjectUri | undefined
   readonly concurrency: number | undefined
   readonly lookahead: number
+  /** `auto`: whole objects whose GET answers `Content-Encoding: gzip` are gunzipped too; default `none`. */
+  readonly decompress?: Decompress
 }
 
 /** The name of the object list a split of many objects writes beside its parts while it runs. */
@@ -190,8 +192,10 @@ export const OBJECT_LIST_NAME = "_objects.ndjson"
  * stored bytes (`MultiJob.multiBoundaries`; `size` is their total). With `out`, the parts are
  * written as `split` of one object writes them, each the lines of its pieces (gzip objects
  * gunzipped); the rows' `start`/`end` are over the parts' bytes, `size` their total, and the
- * manifest lists the objects and each part's pieces. The chunks of a source with no gzip
- * object must hold exactly its bytes, or the split fails with `IntegrityError`. An object list
+ * manifest lists the objects and each part's pieces (an object gunzipped because its GET said
+ * `Content-Encoding: gzip` keeps `compressed: false` there: the plan did not know). The chunks
+ * of a source with no gzip object (none known, none found by a GET) must hold exactly its
+ * bytes, or the split fails with `IntegrityError`. An object list
  * written for the workers (`out/_objects.ndjson`) is removed whatever the ending.
  */
 export const splitMulti = (options: MultiSplitOptions, objects: ReadonlyArray<SourceObject>) =>
@@ -212,11 +216,13 @@ export const splitMulti = (options: MultiSplitOptions, objects: ReadonlyArray<So
         lookahead: options.lookahead,
         action: new CopyAction(),
         outputOf: (index, chunks) => ObjectUri.child(out, partName(index, chunks)),
-        listAt
+        listAt,
+        ...(options.decompress === undefined ? {} : { decompress: options.decompress })
       })
       yield* commitParts(out, tasks, options.concurrency, (results) => {
         size = results.reduce((sum, result) => sum + result.bytesIn, 0)
-        if (!objects.some((object) => object.compressed) && size !== multi.size) {
+        const gunzipped = objects.some((object) => object.compressed) || results.some((result) => (result.gunzipped ?? 0) > 0)
+        if (!gunzipped && size !== multi.size) {
           return Effect.fail(
             new IntegrityError({ uri: options.sources.join(" "), reason: `the chunks hold ${size} bytes, the objects ${multi.size}` })
           )

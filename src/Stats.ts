@@ -14,6 +14,8 @@ export interface Snapshot {
   readonly bytesFetched: number
   readonly bytesDone: number
   readonly chunksDone: number
+  /** Whole objects gunzipped because their GET answered `Content-Encoding: gzip` (not known at planning). */
+  readonly gunzipped: number
 }
 
 type Counters = { readonly [K in keyof Snapshot]: Ref.Ref<number> }
@@ -25,7 +27,8 @@ export class Stats extends Context.Tag("s3split/Stats")<Stats, Counters>() {
     retries: Ref.make(0),
     bytesFetched: Ref.make(0),
     bytesDone: Ref.make(0),
-    chunksDone: Ref.make(0)
+    chunksDone: Ref.make(0),
+    gunzipped: Ref.make(0)
   })
   static readonly layer = Layer.effect(Stats, Stats.make)
 }

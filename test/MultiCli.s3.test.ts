@@ -2,7 +2,8 @@
  * Many objects as one source through the real command line against a local S3 server
  * (s3rver), behind a proxy that records every request: random prefixes (empty objects, no
  * final newline, one long line, gzip) read back equal to `cat` of the objects (gunzipped) in
- * key order, by `split --out` and `run --exec cat`; planning is one LIST and no HEAD, reading
+ * key order, by `split --out` and `run --exec cat`; planning is one LIST and a HEAD per object
+ * a cut point falls into (its Content-Encoding, under `--decompress auto`), reading
  * one GET per piece; throttling and cut bodies change nothing; an object rewritten after the
  * LIST is `ObjectChanged`, in one line.
  */
@@ -13,6 +14,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Zlib from "node:zlib"
+import { straddling } from "../src/MultiPlan.js"
 import * as FaultyProxy from "./utils/FaultyProxy.js"
 import { objectSets, oracle } from "./utils/ObjectSets.js"
 import type { TestObject } from "./utils/ObjectSets.js"
@@ -74,11 +76,16 @@ const sourceRequests = (requests: ReadonlyArray<FaultyProxy.RecordedRequest>, pr
   gets: requests.filter((r) => r.method === "GET" && !r.url.includes("list-type=2") && r.url.includes(`/${BUCKET}/${prefix}`)).length
 })
 
+/** How many objects the plan of N = `chunks` cuts: the HEADs of `--decompress auto`. */
+const cutObjects = (objects: ReadonlyArray<TestObject>, chunks: number) =>
+  straddling(objects.map((object) => ({ size: object.stored.length, compressed: object.name.endsWith(".gz") })), { _tag: "Chunks", chunks })
+    .length
+
 const readParts = (dir: string) =>
   fs.readdirSync(dir).filter((name) => name.startsWith("part-")).sort().map((name) => fs.readFileSync(path.join(dir, name)))
 
 describe("many objects on a local S3 server, through the command line", () => {
-  it("split --out and run --exec cat equal cat of the prefix; one LIST, no HEAD, a GET per piece at least", () =>
+  it("split --out and run --exec cat equal cat of the prefix; one LIST, a HEAD per cut object, a GET per piece at least", () =>
     FastCheck.assert(
       FastCheck.asyncProperty(objectSets(7), FastCheck.integer({ min: 1, max: 10 }), async (objects, chunks) => {
         const { prefix, uri } = await putObjects(objects)
@@ -92,7 +99,8 @@ describe("many objects on a local S3 server, through the command line", () => {
           const pieces = manifest.parts.reduce((sum: number, part: { pieces: Array<unknown> }) => sum + part.pieces.length, 0)
           const counts = sourceRequests(proxy.requests(), prefix)
           expect(counts.lists).toBe(1)
-          expect(counts.heads).toBe(0)
+          // A HEAD for each object a cut point falls into (its Content-Encoding), no other.
+          expect(counts.heads).toBe(cutObjects(objects, chunks))
           // A short lookahead may need a second window for a line that crosses a cut.
           expect(counts.gets).toBeGreaterThanOrEqual(pieces)
         })
@@ -105,7 +113,7 @@ describe("many objects on a local S3 server, through the command line", () => {
       { numRuns: 3 }
     ), 300_000)
 
-  it("a prefix of 300 objects: one LIST, no HEAD, exactly one GET per piece; parts to S3 equal cat", async () => {
+  it("a prefix of 300 objects: one LIST, a HEAD per cut object, exactly one GET per piece; parts to S3 equal cat", async () => {
     const objects = Array.from({ length: 300 }, (_, i): TestObject => {
       const content = i % 41 === 0
         ? Buffer.alloc(0)
@@ -125,7 +133,7 @@ describe("many objects on a local S3 server, through the command line", () => {
       expect(split.code).toBe(0)
       const manifest = JSON.parse(fs.readFileSync(path.join(out, "_manifest.json"), "utf8"))
       const pieces = manifest.parts.reduce((sum: number, part: { pieces: Array<unknown> }) => sum + part.pieces.length, 0)
-      expect(sourceRequests(proxy.requests(), prefix)).toEqual({ lists: 1, heads: 0, gets: pieces })
+      expect(sourceRequests(proxy.requests(), prefix)).toEqual({ lists: 1, heads: cutObjects(objects, 9), gets: pieces })
     })
     // The parts written to an S3 prefix by the workers.
     const split = await cli(["split", uri, "--chunks", "4", "--out", `s3://${BUCKET}/parts-of-300/`], server!.endpoint)
@@ -135,6 +143,66 @@ describe("many objects on a local S3 server, through the command line", () => {
     expect(keys).toEqual(["_manifest.json", "part-00000", "part-00001", "part-00002", "part-00003"].map((k) => `parts-of-300/${k}`))
     const parts = await Promise.all(keys.slice(1).map((key) => S3Server.getObject(client!, BUCKET, key)))
     expect(Buffer.concat(parts.map((part) => part!)).equals(oracle(objects))).toBe(true)
+  })
+
+  it("Content-Encoding: gzip without .gz: whole objects by their GET, cut ones by a HEAD; the bytes of gzip -dc, or as stored with --decompress none", async () => {
+    // Every third object is stored gzip with Content-Encoding: gzip under a plain name; the
+    // large ones (a tenth) are where the cut points of N = 6 fall.
+    const objects = Array.from({ length: 30 }, (_, i): TestObject & { readonly encoded: boolean } => {
+      const content = Buffer.from(Array.from({ length: i % 10 === 4 ? 2000 : 3 + (i % 4) }, (_, k) => `${i}:${k}:${(k * 7919 + i) % 1000003}\n`).join(""))
+      const encoded = i % 3 === 1
+      return { name: `e-${String(i).padStart(3, "0")}.log`, stored: encoded ? Zlib.gzipSync(content) : content, content, encoded }
+    })
+    const prefix = `encoded-${counter++}/`
+    await S3Server.seedObjects(server!.endpoint, BUCKET, objects.map((object) => ({
+      key: `${prefix}${object.name}`,
+      body: object.stored,
+      ...(object.encoded ? { contentEncoding: "gzip" } : {})
+    })))
+    const uri = `s3://${BUCKET}/${prefix}`
+    const sizes = objects.map((object) => ({ size: object.stored.length, compressed: false }))
+    const cut = straddling(sizes, { _tag: "Chunks", chunks: 6 })
+    // The premise: some object a cut falls into is gzip, and some is not.
+    expect(cut.some((j) => objects[j]!.encoded)).toBe(true)
+    expect(cut.some((j) => !objects[j]!.encoded)).toBe(true)
+    await withProxy(() => "pass", async (proxy) => {
+      const target = `${fresh("merged")}.out`
+      const run = await cli(["run", uri, "--chunks", "6", "--exec", "cat", "--out", target], proxy.endpoint)
+      expect(run.stderr).toBe("")
+      expect(run.code).toBe(0)
+      expect(fs.readFileSync(target).equals(oracle(objects))).toBe(true)
+      const counts = sourceRequests(proxy.requests(), prefix)
+      expect(counts.lists).toBe(1)
+      expect(counts.heads).toBe(cut.length)
+      expect(counts.heads).toBeLessThanOrEqual(5)
+      // One GET per object but the cut plain ones, which take one per piece (and may take a second window).
+      expect(counts.gets).toBeGreaterThanOrEqual(objects.length)
+    })
+    // One such object named alone: gunzipped whole (its HEAD tells), by split and by run.
+    const single = objects.find((object) => object.encoded && object.content.length > 10_000)!
+    const singleOut = fresh("single")
+    const singleSplit = await cli(["split", `${uri}${single.name}`, "--chunks", "3", "--out", singleOut], server!.endpoint)
+    expect(singleSplit.stderr).toBe("")
+    expect(Buffer.concat(readParts(singleOut)).equals(single.content)).toBe(true)
+    const singleRun = await cli(["run", `${uri}${single.name}`, "--chunks", "3", "--exec", "cat"], server!.endpoint)
+    expect(singleRun.code).toBe(0)
+    expect(singleRun.stdout).toBe(single.content.toString("utf8"))
+    await withProxy(() => "pass", async (proxy) => {
+      const out = fresh("parts")
+      const split = await cli(["split", uri, "--chunks", "6", "--out", out], proxy.endpoint)
+      expect(split.stderr).toBe("")
+      expect(split.code).toBe(0)
+      expect(Buffer.concat(readParts(out)).equals(oracle(objects))).toBe(true)
+      expect(sourceRequests(proxy.requests(), prefix).heads).toBe(cut.length)
+    })
+    await withProxy(() => "pass", async (proxy) => {
+      const target = `${fresh("merged")}.out`
+      const run = await cli(["run", uri, "--chunks", "6", "--exec", "cat", "--out", target, "--decompress", "none"], proxy.endpoint)
+      expect(run.stderr).toBe("")
+      expect(run.code).toBe(0)
+      expect(fs.readFileSync(target).equals(Buffer.concat(objects.map((object) => object.stored)))).toBe(true)
+      expect(sourceRequests(proxy.requests(), prefix).heads).toBe(0)
+    })
   })
 
   it("throttling and cut bodies change nothing; the threads backend gives the same bytes", async () => {

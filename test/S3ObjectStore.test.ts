@@ -25,7 +25,7 @@ import { split } from "../src/Split.js"
 import { snapshot, Stats } from "../src/Stats.js"
 import * as FaultyProxy from "./utils/FaultyProxy.js"
 import { referenceChunks } from "./utils/Reference.js"
-import { closedPort, Fixture, fixture as bucketFixture, getObject, listKeys, putObject, REGION, useTestCredentials } from "./utils/S3Server.js"
+import { closedPort, Fixture, fixture as bucketFixture, getObject, listKeys, putObject, REGION, seedObjects, useTestCredentials } from "./utils/S3Server.js"
 
 // The store under test builds its client with the default credential chain, which reads these.
 useTestCredentials()
@@ -133,6 +133,25 @@ layer(fixture, { excludeTestServices: true })("S3ObjectStore against s3rver", (i
       expect(version.size).toBe(1234)
       expect(version.etag).toBe(etag)
     }))
+
+  it.effect("head and get tell the Content-Encoding given at PutObject; get's bytes are the stored ones", () =>
+    Effect.gen(function*() {
+      const { endpoint } = yield* Fixture
+      const stored = Buffer.from("not really gzip, as stored\n")
+      yield* Effect.promise(() => seedObjects(endpoint, BUCKET, [{ key: "encoded/object", body: stored, contentEncoding: "gzip" }]))
+      yield* put("encoded/plain", stored)
+      const store = yield* ObjectStore
+      const version = yield* store.head(uri("encoded/object"))
+      expect(version.contentEncoding).toBe("gzip")
+      expect((yield* store.head(uri("encoded/plain"))).contentEncoding).toBeUndefined()
+      const answers: Array<string | undefined> = []
+      const onAnswer = (answer: { readonly contentEncoding: string | undefined }) => Effect.sync(() => void answers.push(answer.contentEncoding))
+      const got = yield* collect(store.get(uri("encoded/object"), version, { start: 3, end: stored.length }, { onAnswer }))
+      expect(Buffer.from(got).equals(stored.subarray(3))).toBe(true)
+      const plainVersion = yield* store.head(uri("encoded/plain"))
+      yield* collect(store.get(uri("encoded/plain"), plainVersion, { start: 0, end: stored.length }, { onAnswer }))
+      expect(answers).toEqual(["gzip", undefined])
+    }).pipe(Effect.provide(fixtureStore)))
 
   it.effect("head of a missing key is ObjectNotFoundError, of a missing bucket BucketNotFoundError", () =>
     Effect.gen(function*() {

@@ -15,7 +15,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
-import type * as http from "node:http"
+import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -109,6 +109,45 @@ export const createBucket = (client: S3Client, bucket: string) =>
 
 export const putObject = (client: S3Client, bucket: string, key: string, body: Uint8Array) =>
   client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })).then((response) => response.ETag)
+
+/** One object to seed with `seedObjects`: its key, bytes and the headers to store with it. */
+export interface SeedObject {
+  readonly key: string
+  readonly body: Uint8Array
+  /** Content-Encoding to store (s3rver keeps it and answers it on GET and HEAD). */
+  readonly contentEncoding?: string
+}
+
+/**
+ * Puts `objects` into `bucket` on the test server, `concurrency` at a time: plain unsigned HTTP
+ * PUTs (s3rver takes anonymous requests), about 2.5 times cheaper than SDK calls, for
+ * seeding thousands of objects. Fails on the first answer that is not 200.
+ */
+export const seedObjects = async (endpoint: string, bucket: string, objects: ReadonlyArray<SeedObject>, concurrency = 32) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
+  const putOne = (object: SeedObject) =>
+    new Promise<void>((resolve, reject) => {
+      const headers = {
+        "content-length": object.body.length,
+        ...(object.contentEncoding === undefined ? {} : { "content-encoding": object.contentEncoding })
+      }
+      const path = `/${bucket}/${object.key.split("/").map(encodeURIComponent).join("/")}`
+      const request = http.request(`${endpoint}${path}`, { method: "PUT", agent, headers }, (response) => {
+        response.resume()
+        response.on("end", () => response.statusCode === 200 ? resolve() : reject(new Error(`PUT ${path}: ${response.statusCode}`)))
+      })
+      request.on("error", reject)
+      request.end(object.body)
+    })
+  let next = 0
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, objects.length) }, async () => {
+      while (next < objects.length) await putOne(objects[next++]!)
+    }))
+  } finally {
+    agent.destroy()
+  }
+}
 
 /** The whole object, or undefined when it does not exist. */
 export const getObject = async (client: S3Client, bucket: string, key: string): Promise<Buffer | undefined> => {
