@@ -18,7 +18,7 @@ import type { ReadError } from "./Errors.js"
 import type { Piece } from "./MultiPlan.js"
 import type { ObjectStore } from "./ObjectStore.js"
 import { format } from "./ObjectUri.js"
-import { readRange } from "./Retry.js"
+import { readRange, readSmall } from "./Retry.js"
 import type { SourceObject } from "./SourceSet.js"
 import { versionOf } from "./SourceSet.js"
 import type { Stats } from "./Stats.js"
@@ -87,12 +87,14 @@ export const readPieces = (
   const prefetch = Math.max(1, options.prefetch ?? 8)
   const read = (piece: Piece) => readPiece(objects[piece.object]!, piece, options)
   if (prefetch === 1) return Stream.flatMap(Stream.fromIterable(pieces), read)
+  // A small whole object is one buffer fetched by one effect (`readSmall`), not a stream.
+  const readAhead = (piece: Piece) => {
+    const object = objects[piece.object]!
+    return Effect.map(readSmall(object.uri, versionOf(object), piece.range), Stream.succeed)
+  }
   return Stream.fromIterable(pieces).pipe(
     Stream.mapEffect(
-      (piece) =>
-        isSmallWhole(piece, limit)
-          ? Effect.map(Stream.runCollect(read(piece)), (bytes) => Stream.fromChunk(bytes))
-          : Effect.succeed(read(piece)),
+      (piece) => isSmallWhole(piece, limit) ? readAhead(piece) : Effect.succeed(read(piece)),
       { concurrency: prefetch }
     ),
     Stream.flatten()
