@@ -15,9 +15,11 @@
  * given the flag; this process lists too).
  *
  * Environment: SMALL (default 10000), LARGE (3), LARGE_MIB (32), CHUNKS (16), ROUNDS (1),
- * VARIANTS (`name=path/to/main.ts,...`, default `s3split=src/main.ts`: compare commits by
- * extracting one elsewhere), AWS (0 skips the AWS CLI), PROFILE (a directory: the s3split
- * runs write `--cpu-prof` profiles there).
+ * VARIANTS (`name=ROOT,...`, default `s3split=.`: each ROOT is a source tree, bundled as
+ * `npm run build` bundles it and run as an installed user runs it; compare commits by
+ * extracting one elsewhere, with node_modules beside its src), AWS (0 skips the AWS CLI),
+ * PROFILE (a directory: the s3split runs are the sources under tsx instead, unminified, and
+ * write `--cpu-prof` profiles there).
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -28,6 +30,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Zlib from "node:zlib"
+import { build } from "../src/bench/CliBundle.js"
 import * as Layers from "../src/Layers.js"
 import { piecesBytes, planObjects } from "../src/MultiPlan.js"
 import { RetryPolicy } from "../src/Retry.js"
@@ -43,9 +46,9 @@ const ROUNDS = Number(process.env["ROUNDS"] ?? 1)
 const PROFILE = process.env["PROFILE"]
 const BUCKET = "multi-bench"
 const ROOT = path.resolve(import.meta.dirname, "..")
-const VARIANTS = (process.env["VARIANTS"] ?? "s3split=src/main.ts").split(",").map((spec) => {
-  const [name, main] = spec.split("=")
-  return { name: name!, main: path.resolve(ROOT, main!) }
+const VARIANTS = (process.env["VARIANTS"] ?? "s3split=.").split(",").map((spec) => {
+  const [name, root] = spec.split("=")
+  return { name: name!, root: path.resolve(ROOT, root!) }
 })
 
 S3Server.useTestCredentials()
@@ -218,16 +221,24 @@ const main = async () => {
       )
     }
 
+    // Each variant as users run it: its bundle (or, to profile, its sources under tsx).
+    const commands = new Map<string, ReadonlyArray<string>>()
+    for (const variant of VARIANTS) {
+      const main = path.join(variant.root, "src", "main.ts")
+      if (PROFILE !== undefined) {
+        commands.set(variant.name, ["--cpu-prof", "--cpu-prof-dir", path.resolve(PROFILE, variant.name), "--import", "tsx", main])
+      } else {
+        await build(variant.root, path.join(work, `bundle-${variant.name}`))
+        commands.set(variant.name, [path.join(work, `bundle-${variant.name}`, "cli.mjs")])
+      }
+    }
+
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round} of ${ROUNDS}`)
       for (const variant of VARIANTS) {
         await measure(variant.name, async () => {
-          const profile = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", path.resolve(PROFILE, variant.name)]
           const run = await timed(process.execPath, [
-            ...profile,
-            "--import",
-            "tsx",
-            variant.main,
+            ...commands.get(variant.name)!,
             "run",
             source,
             "--chunks",
