@@ -21,7 +21,7 @@ import type { ReadError } from "./Errors.js"
 import type { Piece } from "./MultiPlan.js"
 import type { ObjectStore } from "./ObjectStore.js"
 import { format } from "./ObjectUri.js"
-import { readRange } from "./Retry.js"
+import { readRange, readSmall } from "./Retry.js"
 import type { Decompress, SourceObject } from "./SourceSet.js"
 import { isGzipEncoding, versionOf } from "./SourceSet.js"
 import { increment, Stats } from "./Stats.js"
@@ -119,12 +119,25 @@ export const readPieces = (
   const prefetch = Math.max(1, options.prefetch ?? 8)
   const read = (piece: Piece) => readPiece(objects[piece.object]!, piece, options)
   if (prefetch === 1) return Stream.flatMap(Stream.fromIterable(pieces), read)
+  // A small whole object is one buffer fetched by one effect (`readSmall`), not a stream;
+  // under `decompress: "auto"` its GET's Content-Encoding decides, as in `wholeByEncoding`.
+  const readAhead = (piece: Piece) => {
+    const object = objects[piece.object]!
+    let encoding: string | undefined
+    const onAnswer = (answer: { readonly contentEncoding?: string | undefined }) => Effect.sync(() => {
+      encoding = answer.contentEncoding
+    })
+    return readSmall(object.uri, versionOf(object), piece.range, options.decompress === "auto" ? { onAnswer } : {}).pipe(
+      Effect.flatMap((bytes) =>
+        isGzipEncoding(encoding)
+          ? Effect.as(Effect.flatMap(Stats, (stats) => increment(stats.gunzipped)), gunzip(object, Stream.succeed(bytes)))
+          : Effect.succeed(Stream.succeed(bytes))
+      )
+    )
+  }
   return Stream.fromIterable(pieces).pipe(
     Stream.mapEffect(
-      (piece) =>
-        isSmallWhole(piece, limit)
-          ? Effect.map(Stream.runCollect(read(piece)), (bytes) => Stream.fromChunk(bytes))
-          : Effect.succeed(read(piece)),
+      (piece) => isSmallWhole(piece, limit) ? readAhead(piece) : Effect.succeed(read(piece)),
       { concurrency: prefetch }
     ),
     Stream.flatten()

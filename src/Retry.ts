@@ -124,6 +124,45 @@ export const retryingInStore = <A, E, R>(
   })
 
 /**
+ * The bytes of the half-open `range` of the object, pinned to `version`, as one buffer: for a
+ * range small enough to hold in memory (a small object fetched ahead). One GET per attempt,
+ * retried as `retrying` retries a request (counted the same way); a body that breaks or ends
+ * early is a transient fault and the range is fetched again from its start, so no byte is lost
+ * or repeated. Fails like `readRange`. An empty range makes no request. `options.onAnswer` is
+ * passed to every attempt's `get`.
+ */
+export const readSmall = (
+  uri: ObjectUri,
+  version: ObjectVersion,
+  range: ByteRange,
+  options: GetOptions = {}
+): Effect.Effect<Uint8Array, ObjectStoreError | RetriesExhaustedError, ObjectStore | Stats> =>
+  range.start >= range.end ? Effect.succeed(new Uint8Array(0)) : Effect.gen(function*() {
+    const store = yield* ObjectStore
+    const stats = yield* Stats
+    const want = range.end - range.start
+    // Suspended: each attempt collects into an array of its own.
+    const attempt = Effect.flatMap(
+      Effect.suspend(() =>
+        Stream.runFold(store.get(uri, version, range, options), [] as Array<Uint8Array>, (pieces, bytes) => {
+          pieces.push(bytes)
+          return pieces
+        })
+      ),
+      (pieces) => {
+        const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
+        return Effect.zipRight(
+          Ref.update(stats.bytesFetched, (n) => n + bytes.length),
+          bytes.length === want
+            ? Effect.succeed(bytes)
+            : Effect.fail(new TransientStoreError({ uri: format(uri), reason: `body ended at byte ${range.start + bytes.length} of ${range.start}-${range.end}` }))
+        )
+      }
+    )
+    return yield* retrying(format(uri), attempt)
+  })
+
+/**
  * The bytes of the half-open `range` of the object, pinned to `version`, with retries. A body
  * that breaks or ends early is resumed with a new ranged request from the next unread byte,
  * so no byte is lost or repeated; the attempt count restarts whenever bytes arrive. An empty

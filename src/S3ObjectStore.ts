@@ -22,7 +22,6 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand
 } from "@aws-sdk/client-s3"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -51,6 +50,7 @@ import { retryingInStore } from "./Retry.js"
 import { defaultTimeouts } from "./S3Settings.js"
 import type { S3Settings, S3Timeouts } from "./S3Settings.js"
 import * as S3Multipart from "./S3Multipart.js"
+import { promiseWithin, readableWithStall } from "./TimedIo.js"
 
 // The settings live in their own module so that reading them does not load the SDK.
 export { defaultTimeouts, settingsConfig, timeoutsConfig } from "./S3Settings.js"
@@ -207,12 +207,12 @@ export const make = (settings: S3Settings) =>
       options: ClassifyContext & { readonly allowance?: Duration.Duration } = {}
     ) => {
       const limit = Duration.sum(timeouts.firstByte, options.allowance ?? Duration.zero)
-      return Effect.tryPromise({ try: run, catch: (error) => classify(uri, endpoint, error, options) }).pipe(
-        Effect.timeoutFail({
-          duration: limit,
-          onTimeout: () =>
-            new TransientStoreError({ uri: format(uri), reason: `no response within ${Duration.format(limit)}`, endpoint })
-        })
+      return promiseWithin(
+        run,
+        Duration.toMillis(limit),
+        (): ObjectStoreError =>
+          new TransientStoreError({ uri: format(uri), reason: `no response within ${Duration.format(limit)}`, endpoint }),
+        (error) => classify(uri, endpoint, error, options)
       )
     }
     /** `stall` for every `per` bytes of `bytes`: the time a transfer or a server-side copy may take. */
@@ -271,20 +271,17 @@ export const make = (settings: S3Settings) =>
           return yield* new StoreError({ uri: where, reason: `the server answered range ${response.ContentRange ?? "(none)"} for ${toHttpRange(range)}` })
         }
         if (options.onAnswer !== undefined) yield* options.onAnswer({ contentEncoding: response.ContentEncoding })
-        return NodeStream.fromReadable<ObjectStoreError>(
-          () => response.Body as Readable,
+        // Measured per pull: time the consumer takes between pulls is not a stall.
+        return readableWithStall<ObjectStoreError>(
+          response.Body as Readable,
+          Duration.toMillis(timeouts.stall),
+          () =>
+            new TransientStoreError({
+              uri: where,
+              reason: `the body stalled: no byte for ${Duration.format(timeouts.stall)} (range ${toHttpRange(range)})`,
+              endpoint
+            }),
           (error) => classify(s3, endpoint, error, { expectedEtag: version.etag })
-        ).pipe(
-          // Measured per pull: time the consumer takes between pulls is not a stall.
-          Stream.timeoutFail(
-            () =>
-              new TransientStoreError({
-                uri: where,
-                reason: `the body stalled: no byte for ${Duration.format(timeouts.stall)} (range ${toHttpRange(range)})`,
-                endpoint
-              }),
-            timeouts.stall
-          )
         )
       }))
 

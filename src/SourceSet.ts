@@ -34,13 +34,16 @@ export class SourceObject extends Schema.Class<SourceObject>("SourceObject")({
   compressed: Schema.Boolean
 }) {}
 
-/** The version every read of `object` is pinned to. */
+/**
+ * The version every read of `object` is pinned to. Built without validation (once per piece
+ * read): its fields come from a `SourceObject`, already of the types `ObjectVersion` requires.
+ */
 export const versionOf = (object: SourceObject): ObjectVersion =>
   new ObjectVersion({
     size: object.size,
     etag: object.etag,
     ...(object.versionId === undefined ? {} : { versionId: object.versionId })
-  })
+  }, true)
 
 /** A prefix or glob that named no object: one line naming it. Local to the coordinator. */
 export class NoSourceObjectsError extends Schema.TaggedError<NoSourceObjectsError>()("NoSourceObjectsError", {

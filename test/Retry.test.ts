@@ -13,6 +13,7 @@ import { ObjectChangedError, RetriesExhaustedError } from "../src/Errors.js"
 import type { FaultPlan, MemoryObjectStore } from "../src/MemoryObjectStore.js"
 import { ObjectStore } from "../src/ObjectStore.js"
 import { plan } from "../src/Planner.js"
+import { readSmall } from "../src/Retry.js"
 import { Stats } from "../src/Stats.js"
 import { jobLayer, seeded, SOURCE } from "./utils/Layers.js"
 import { referenceChunks } from "./utils/Reference.js"
@@ -39,7 +40,7 @@ const readAll = (memory: MemoryObjectStore, maxAttempts = 5) =>
   }).pipe(Effect.provide(jobLayer(memory, maxAttempts)))
 
 const expected = referenceChunks(OBJECT, plan(OBJECT.length, { _tag: "Chunks", chunks: CHUNKS }))
-const gets = (requests: ReadonlyArray<{ op: string }>) => requests.filter((request) => request.op === "get")
+const gets = <R extends { readonly op: string }>(requests: ReadonlyArray<R>) => requests.filter((request) => request.op === "get")
 
 describe("retries and resumption", () => {
   it.effect("survives a SlowDown storm: the first 4 GETs are throttled, the bytes stay exact", () =>
@@ -104,5 +105,55 @@ describe("retries and resumption", () => {
       expect(failure).toBeInstanceOf(RetriesExhaustedError)
       expect((failure as RetriesExhaustedError).attempts).toBe(5)
       expect((failure as RetriesExhaustedError).lastCause).toContain("SlowDown")
+    }))
+})
+
+describe("readSmall", () => {
+  /** `readSmall` of `range` of OBJECT with the test clock run far ahead; its exit, requests and counters. */
+  const small = (memory: MemoryObjectStore, range: { start: number; end: number }) =>
+    Effect.gen(function*() {
+      const stats = yield* Stats
+      const version = yield* (yield* ObjectStore).head(SOURCE)
+      const fiber = yield* Effect.fork(readSmall(SOURCE, version, range))
+      yield* TestClock.adjust("10 minutes")
+      const exit = yield* Fiber.await(fiber)
+      return { exit, requests: gets(yield* memory.requests), retries: yield* stats.retries, counted: yield* stats.requests }
+    }).pipe(Effect.provide(jobLayer(memory, 5)))
+
+  it.effect("one GET for the exact bytes, delivered in several pieces or one; an empty range makes none", () =>
+    Effect.gen(function*() {
+      const memory = yield* seeded(OBJECT, { pieceSize: 100 })
+      const { counted, exit, requests } = yield* small(memory, { start: 17, end: 1234 })
+      expect(exit).toEqual(Exit.succeed(OBJECT.subarray(17, 1234)))
+      expect(requests).toHaveLength(1)
+      expect(counted).toBe(1)
+      const empty = yield* small(yield* seeded(OBJECT), { start: 5, end: 5 })
+      expect(Exit.isSuccess(empty.exit) && empty.exit.value.length).toBe(0)
+      expect(empty.requests).toHaveLength(0)
+    }))
+
+  it.effect("cut bodies and throttles are fetched again from the start of the range, the bytes exact", () =>
+    Effect.gen(function*() {
+      const faults: FaultPlan = (request, n) =>
+        request.op !== "get" ? undefined : n === 1 ? { _tag: "CutBody", afterBytes: 300 } : n === 2 ? { _tag: "Throttle" } : undefined
+      const memory = yield* seeded(OBJECT, { faults, pieceSize: 100 })
+      const { counted, exit, requests, retries } = yield* small(memory, { start: 0, end: OBJECT.length })
+      expect(exit).toEqual(Exit.succeed(OBJECT))
+      expect(requests.map((request) => request.range)).toEqual([0, 1, 2].map(() => ({ start: 0, end: OBJECT.length })))
+      expect(retries).toBe(2)
+      expect(counted).toBe(3)
+    }))
+
+  it.effect("an object overwritten since the listing is ObjectChangedError; a fault that persists is RetriesExhaustedError", () =>
+    Effect.gen(function*() {
+      const overwrite: FaultPlan = (request) => request.op === "get" ? { _tag: "Overwrite", bytes: Buffer.from("new\n") } : undefined
+      const changed = yield* small(yield* seeded(OBJECT, { faults: overwrite }), { start: 0, end: 100 })
+      expect(Exit.isFailure(changed.exit) && Option.getOrUndefined(Cause.failureOption(changed.exit.cause))).toBeInstanceOf(ObjectChangedError)
+      const throttle: FaultPlan = (request) => request.op === "get" ? { _tag: "Throttle" } : undefined
+      const exhausted = yield* small(yield* seeded(OBJECT, { faults: throttle }), { start: 0, end: 100 })
+      const failure = Exit.isFailure(exhausted.exit) ? Option.getOrUndefined(Cause.failureOption(exhausted.exit.cause)) : undefined
+      expect(failure).toBeInstanceOf(RetriesExhaustedError)
+      expect((failure as RetriesExhaustedError).attempts).toBe(5)
+      expect(exhausted.requests).toHaveLength(5)
     }))
 })

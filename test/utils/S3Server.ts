@@ -49,6 +49,8 @@ export interface S3ServerHandle {
   readonly endpoint: string
   /** Stops the server (dropping open connections) and removes its directory. */
   readonly close: () => Promise<void>
+  /** s3rver's HTTP server, to observe its connections and requests (a bench counts them). */
+  readonly httpServer: http.Server | undefined
 }
 
 export const start = async (): Promise<S3ServerHandle> => {
@@ -63,6 +65,7 @@ export const start = async (): Promise<S3ServerHandle> => {
   }
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
+    httpServer: server.httpServer,
     close: async () => {
       // Keep-alive sockets of clients would otherwise hold `close` open.
       server.httpServer?.closeAllConnections()
