@@ -125,11 +125,11 @@ export const retryingInStore = <A, E, R>(
 
 /**
  * The bytes of the half-open `range` of the object, pinned to `version`, as one buffer: for a
- * range small enough to hold in memory (a small object fetched ahead). One GET per attempt,
- * retried as `retrying` retries a request (counted the same way); a body that breaks or ends
- * early is a transient fault and the range is fetched again from its start, so no byte is lost
- * or repeated. Fails like `readRange`. An empty range makes no request. `options.onAnswer` is
- * passed to every attempt's `get`.
+ * range small enough to hold in memory (a small object fetched ahead). One GET into one buffer
+ * in the common case, without the stages of `readRange`; when that GET fails transiently or its
+ * body ends early, the bytes not yet read are read by `readRange` (resumed from the next
+ * unread byte, retried and counted as it does), so no byte is lost or repeated. Fails like
+ * `readRange`. An empty range makes no request. `options.onAnswer` is passed to every `get`.
  */
 export const readSmall = (
   uri: ObjectUri,
@@ -140,26 +140,29 @@ export const readSmall = (
   range.start >= range.end ? Effect.succeed(new Uint8Array(0)) : Effect.gen(function*() {
     const store = yield* ObjectStore
     const stats = yield* Stats
-    const want = range.end - range.start
-    // Suspended: each attempt collects into an array of its own.
-    const attempt = Effect.flatMap(
-      Effect.suspend(() =>
-        Stream.runFold(store.get(uri, version, range, options), [] as Array<Uint8Array>, (pieces, bytes) => {
-          pieces.push(bytes)
-          return pieces
-        })
-      ),
-      (pieces) => {
-        const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
-        return Effect.zipRight(
-          Ref.update(stats.bytesFetched, (n) => n + bytes.length),
-          bytes.length === want
-            ? Effect.succeed(bytes)
-            : Effect.fail(new TransientStoreError({ uri: format(uri), reason: `body ended at byte ${range.start + bytes.length} of ${range.start}-${range.end}` }))
-        )
+    const pieces: Array<Uint8Array> = []
+    let next = range.start
+    yield* Ref.update(stats.requests, (n) => n + 1)
+    const first = yield* Stream.runForEach(store.get(uri, version, range, options), (bytes) =>
+      Effect.sync(() => {
+        pieces.push(bytes)
+        next += bytes.length
+      })).pipe(Effect.either)
+    if (first._tag === "Left" && !isTransient(first.left)) return yield* Effect.fail(first.left)
+    yield* Ref.update(stats.bytesFetched, (n) => n + next - range.start)
+    if (next < range.end) {
+      const policy = yield* RetryPolicy
+      if (policy.maxAttempts <= 1) {
+        const reason = first._tag === "Left" ? first.left.message : `body ended at byte ${next} of ${range.start}-${range.end}`
+        return yield* new RetriesExhaustedError({ uri: format(uri), attempts: 1, lastCause: reason })
       }
-    )
-    return yield* retrying(format(uri), attempt)
+      // The first GET was cut short: the rest is a resumed read, the GET its first attempt.
+      yield* Stream.runForEach(resumedRange(uri, version, { start: next, end: range.end }, options, 1), (bytes) =>
+        Effect.sync(() => {
+          pieces.push(bytes)
+        }))
+    }
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
   })
 
 /**
@@ -175,12 +178,22 @@ export const readRange = (
   range: ByteRange,
   options: GetOptions = {}
 ): Stream.Stream<Uint8Array, ObjectStoreError | RetriesExhaustedError, ObjectStore | Stats> =>
+  resumedRange(uri, version, range, options, 0)
+
+/** `readRange` after `attemptsMade` attempts of the caller's own (they count against the policy). */
+const resumedRange = (
+  uri: ObjectUri,
+  version: ObjectVersion,
+  range: ByteRange,
+  options: GetOptions,
+  attemptsMade: number
+): Stream.Stream<Uint8Array, ObjectStoreError | RetriesExhaustedError, ObjectStore | Stats> =>
   range.start >= range.end ? Stream.empty : Stream.unwrap(Effect.gen(function*() {
     const store = yield* ObjectStore
     const settings = yield* RetryPolicy
     const stats = yield* Stats
     const next = yield* Ref.make(range.start)
-    const attempts = yield* Ref.make(0)
+    const attempts = yield* Ref.make(attemptsMade)
     const endedEarly = Stream.suspend(() =>
       Stream.unwrap(Effect.map(next, (offset) =>
         offset < range.end
@@ -206,7 +219,8 @@ export const readRange = (
       )
     }))
     return attempt.pipe(
-      Stream.retry(backoff(settings)),
+      // The caller's own attempts count against the policy (the schedule's first run included).
+      Stream.retry(backoff({ ...settings, maxAttempts: Math.max(1, settings.maxAttempts - attemptsMade) })),
       Stream.catchTag("TransientStoreError", (error) => Stream.fromEffect(exhausted(format(uri), attempts)(error)))
     )
   }))
