@@ -4,8 +4,9 @@
  * are Effect's); every SDK error is classified here into the typed errors of `Errors.ts`.
  * Reads are pinned with `If-Match` (or `VersionId`) and the ETag of each response is compared
  * too, because not every server honours `If-Match`. No request can hang: each has a connect,
- * a first-byte and a body-stall timeout enforced in Effect, so the abort signal fires and the
- * connection is dropped; a timeout is a `TransientStoreError` naming the endpoint.
+ * a first-byte and a body-stall timeout (the last two timers of `TimedIo`, no forked fibers),
+ * so the abort signal fires and the connection is dropped; a timeout is a
+ * `TransientStoreError` naming the endpoint.
  */
 import {
   AbortMultipartUploadCommand,
