@@ -59,6 +59,15 @@ const gunzip = <E, R>(object: SourceObject, bytes: Stream.Stream<Uint8Array, E, 
     )))
 
 /**
+ * `bytes` of a whole object whose GET answered `encoding`: gunzipped (and counted in
+ * `Stats.gunzipped`) when that says gzip, as they are otherwise.
+ */
+const decoded = <E, R>(object: SourceObject, encoding: string | undefined, bytes: Stream.Stream<Uint8Array, E, R>) =>
+  isGzipEncoding(encoding)
+    ? Effect.as(Effect.flatMap(Stats, (stats) => increment(stats.gunzipped)), gunzip(object, bytes))
+    : Effect.succeed(bytes as Stream.Stream<Uint8Array, E | DecompressError, R>)
+
+/**
  * A whole object whose encoding only its GET tells: its bytes, gunzipped when the first
  * answer says `Content-Encoding: gzip` (every resumed request is a range of the same stored
  * bytes, so the first answer decides), and counted in `Stats.gunzipped` then.
@@ -71,10 +80,7 @@ const wholeByEncoding = (object: SourceObject) =>
     }))
     // The first pull has had an answer (or failed, or found the body empty): the encoding is known.
     const first = yield* Effect.catchAll(pull, Option.match({ onNone: () => Effect.succeed(Chunk.empty<Uint8Array>()), onSome: Effect.fail }))
-    const bytes = Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull))
-    if (!isGzipEncoding(yield* Ref.get(encoding))) return bytes
-    yield* Effect.flatMap(Stats, (stats) => increment(stats.gunzipped))
-    return gunzip(object, bytes)
+    return yield* decoded(object, yield* Ref.get(encoding), Stream.concat(Stream.fromChunk(first), Stream.repeatEffectChunkOption(pull)))
   }))
 
 /**
@@ -124,15 +130,11 @@ export const readPieces = (
   const readAhead = (piece: Piece) => {
     const object = objects[piece.object]!
     let encoding: string | undefined
-    const onAnswer = (answer: { readonly contentEncoding?: string | undefined }) => Effect.sync(() => {
+    const onAnswer = (answer: { readonly contentEncoding: string | undefined }) => Effect.sync(() => {
       encoding = answer.contentEncoding
     })
     return readSmall(object.uri, versionOf(object), piece.range, options.decompress === "auto" ? { onAnswer } : {}).pipe(
-      Effect.flatMap((bytes) =>
-        isGzipEncoding(encoding)
-          ? Effect.as(Effect.flatMap(Stats, (stats) => increment(stats.gunzipped)), gunzip(object, Stream.succeed(bytes)))
-          : Effect.succeed(Stream.succeed(bytes))
-      )
+      Effect.flatMap((bytes) => decoded(object, encoding, Stream.succeed(bytes)))
     )
   }
   return Stream.fromIterable(pieces).pipe(
