@@ -17,11 +17,14 @@ import type { CutterState } from "./LineCut.js"
 import { ObjectStore } from "./ObjectStore.js"
 import type { ObjectVersion } from "./ObjectStore.js"
 import type { ObjectUri } from "./ObjectUri.js"
-import { readRange } from "./Retry.js"
+import { readRange, readSmall } from "./Retry.js"
 import { Stats } from "./Stats.js"
 
 /** The smallest window used once the lookahead has run out. */
 const MIN_WINDOW = 64 * 1024
+
+/** A first search window up to this size is read into one buffer; a larger one is streamed. */
+const DIRECT_WINDOW = 1024 * 1024
 
 export interface ReadOptions {
   /** Bytes read past the approximate end in the first request, to find the last line's end. */
@@ -120,8 +123,25 @@ export const make = Effect.gen(function*() {
     if (x <= 0) return Effect.succeed(0)
     if (x >= version.size) return Effect.succeed(version.size)
     const window = Math.max(options.lookahead, MIN_WINDOW)
-    return windows(uri, version, x - 1, x - 1 + window, window * 2).pipe(
-      Stream.mapAccum(x - 1, (offset, bytes) => {
+    // The first window is one buffer (`readSmall`, no stream stages) when it is small enough to
+    // hold; a line longer than it is found by the doubling windows streamed below.
+    if (window > DIRECT_WINDOW) return searchWindows(uri, version, x - 1, x - 1 + window, window * 2)
+    const end = Math.min(x - 1 + window, version.size)
+    return readSmall(uri, version, { start: x - 1, end }).pipe(
+      Effect.flatMap((bytes) => {
+        const newline = bytes.indexOf(NEWLINE)
+        return newline !== -1
+          ? Effect.succeed(x - 1 + newline + 1)
+          : searchWindows(uri, version, end, end + window * 2, window * 4)
+      }),
+      Effect.provideService(ObjectStore, store)
+    )
+  }
+
+  /** The first line end in the doubling windows from `from` (the first ending at `firstEnd`), or S. */
+  const searchWindows = (uri: ObjectUri, version: ObjectVersion, from: number, firstEnd: number, nextSize: number) =>
+    windows(uri, version, from, firstEnd, nextSize).pipe(
+      Stream.mapAccum(from, (offset, bytes) => {
         const newline = bytes.indexOf(NEWLINE)
         return [offset + bytes.length, newline === -1 ? Option.none() : Option.some(offset + newline + 1)]
       }),
@@ -130,7 +150,6 @@ export const make = Effect.gen(function*() {
       Effect.map(Option.getOrElse(() => version.size)),
       Effect.provideService(ObjectStore, store)
     )
-  }
 
   const readChunk = (uri: ObjectUri, version: ObjectVersion, approx: ByteRange, options: ReadOptions) => {
     const cutter = new ChunkCutter(approx, version.size)

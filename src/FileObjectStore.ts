@@ -2,10 +2,11 @@
  * `ObjectStore` over the local file system (`@effect/platform` FileSystem): the embedded
  * default. A file's "ETag" is its size, modification time and inode, so a file rewritten
  * during a run is reported as `ObjectChangedError`. Puts write a temporary file beside the
- * target and rename it, so a reader never sees a half-written object; `copyRange` does the same,
- * its bytes moved fd to fd by `FileRangeCopy` (node:fs directly, outside the `FileSystem`
- * service, which has no positional I/O), and a small `get` (a boundary window) is one
- * positional read into one buffer, without a stream. A prefix is a directory:
+ * target and rename it, so a reader never sees a half-written object; `copyRange` does the same
+ * in one Effect, its bytes moved fd to fd by `FileRangeCopy.copyIntoPlace` (node:fs directly,
+ * outside the `FileSystem` service, which has no positional I/O), and a small `get` (a
+ * boundary window) is one positional read into one buffer, without a stream. Both check the
+ * version on the file they opened (`fstat`), not with a separate `stat` of its path. A prefix is a directory:
  * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -28,7 +29,7 @@ import {
   StoreError
 } from "./Errors.js"
 import type { ObjectStoreError } from "./Errors.js"
-import { copyFileRange } from "./FileRangeCopy.js"
+import { copyIntoPlace, temporaryFor } from "./FileRangeCopy.js"
 import type { FileCopyError } from "./FileRangeCopy.js"
 import { ObjectStore, ObjectVersion } from "./ObjectStore.js"
 import type { CopyRangeOptions } from "./ObjectStore.js"
@@ -64,32 +65,43 @@ const fromErrno = (uri: ObjectUri) => (error: NodeJS.ErrnoException): ObjectStor
 /** Ranges up to this size are read by `get` with one positional read (the rest are streamed). */
 export const SMALL_READ = 1024 * 1024
 
+/** A file's "ETag": its size, modification time (ms) and inode. */
+const etagOf = (size: number, mtimeMs: number, inode: number) => `"${size}-${mtimeMs}-${inode}"`
+
+/** The ETag of a file from `fstat` or `stat` of node:fs (the same one `head` gives). */
+const etagOfStats = (stats: NodeFs.Stats) => etagOf(stats.size, stats.mtime.getTime(), stats.ino)
+
 /**
- * The bytes `[range.start, range.end)` of the file at `path` in one buffer: opened, read with
- * positional reads until the range is full or the file ends (then fewer bytes), closed. A
- * queued file operation cannot be taken back: interruption lets it finish and closes the file.
+ * The bytes `[range.start, range.end)` of the file at `path`, pinned to `version`, in one
+ * buffer: opened, checked with `fstat` (another version fails with `ObjectChangedError`), read
+ * with positional reads until the range is full or the file ends (then fewer bytes), closed.
+ * A queued file operation cannot be taken back: interruption lets it finish and closes the file.
  */
-const readSmall = (uri: ObjectUri, path: string, range: ByteRange) =>
+const readSmall = (uri: ObjectUri, path: string, version: ObjectVersion, range: ByteRange) =>
   Effect.async<Uint8Array, ObjectStoreError>((resume) => {
     NodeFs.open(path, "r", (error, fd) => {
       if (error !== null) return resume(Effect.fail(fromErrno(uri)(error)))
-      const buffer = Buffer.allocUnsafe(range.end - range.start)
-      let filled = 0
       const finish = (result: Effect.Effect<Uint8Array, ObjectStoreError>) => NodeFs.close(fd, () => resume(result))
-      const step = () =>
-        NodeFs.read(fd, buffer, filled, buffer.length - filled, range.start + filled, (error, bytes) => {
-          if (error !== null) return finish(Effect.fail(fromErrno(uri)(error)))
-          filled += bytes
-          // A file shorter than the range ends the bytes early, as a broken stream would.
-          if (bytes === 0 || filled === buffer.length) return finish(Effect.succeed(buffer.subarray(0, filled)))
-          step()
-        })
-      step()
+      NodeFs.fstat(fd, (error, stats) => {
+        if (error !== null) return finish(Effect.fail(fromErrno(uri)(error)))
+        const etag = etagOfStats(stats)
+        if (etag !== version.etag) {
+          return finish(Effect.fail(new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: etag })))
+        }
+        const buffer = Buffer.allocUnsafe(range.end - range.start)
+        let filled = 0
+        const step = () =>
+          NodeFs.read(fd, buffer, filled, buffer.length - filled, range.start + filled, (error, bytes) => {
+            if (error !== null) return finish(Effect.fail(fromErrno(uri)(error)))
+            filled += bytes
+            // A file shorter than the range ends the bytes early, as a broken stream would.
+            if (bytes === 0 || filled === buffer.length) return finish(Effect.succeed(buffer.subarray(0, filled)))
+            step()
+          })
+        step()
+      })
     })
   })
-
-/** A name beside `path` for writing it before it is renamed into place. */
-const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
 
 const pathOf = (uri: ObjectUri): Effect.Effect<string, StoreError> =>
   uri._tag === "FileUri"
@@ -107,7 +119,7 @@ export const make = Effect.gen(function*() {
       if (info.type !== "File") return yield* new InvalidSourceError({ uri: path, reason: `it is not a regular file (${info.type})` })
       const mtime = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
       const inode = Option.getOrElse(info.ino, () => 0)
-      return new ObjectVersion({ size: Number(info.size), etag: `"${Number(info.size)}-${mtime}-${inode}"` })
+      return new ObjectVersion({ size: Number(info.size), etag: etagOf(Number(info.size), mtime, inode) })
     })
 
   /** The names under `directory` (recursively or not), relative to it; none if it does not exist. */
@@ -117,52 +129,41 @@ export const make = Effect.gen(function*() {
       Effect.mapError(toStoreError(prefix))
     )
 
-  /** Fails with `ObjectChangedError` unless the object at `uri` is still `version`. */
-  const ensureVersion = (uri: ObjectUri, version: ObjectVersion) =>
-    Effect.flatMap(head(uri), (current) =>
-      current.etag === version.etag
-        ? Effect.void
-        : Effect.fail(new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })))
-
   const copyRange = (target: ObjectUri, source: ObjectUri, version: ObjectVersion, range: ByteRange, options?: CopyRangeOptions) =>
     Effect.gen(function*() {
       const from = yield* pathOf(source)
       const to = yield* pathOf(target)
-      yield* ensureVersion(source, version)
-      yield* fs.makeDirectory(NodePath.dirname(to), { recursive: true }).pipe(Effect.mapError(toStoreError(target)))
-      const temporary = temporaryFor(to)
-      yield* copyFileRange(from, temporary, range, options?.progress).pipe(
-        Effect.catchAll((error) =>
-          error.endedAt !== undefined
-            // The file is shorter than its version: it changed (or the version was never its own).
-            ? Effect.zipRight(ensureVersion(source, version), Effect.fail(new StoreError({ uri: format(source), reason: error.reason })))
-            : Effect.fail(fromCopyError(error.side === "source" ? source : target)(error))
-        ),
-        // Bytes read while the file changed are from two versions: never rename them into place.
-        Effect.zipRight(ensureVersion(source, version)),
-        Effect.zipRight(fs.rename(temporary, to).pipe(Effect.mapError(toStoreError(target)))),
-        Effect.onExit((exit) => exit._tag === "Failure" ? Effect.ignore(fs.remove(temporary, { force: true })) : Effect.void)
+      yield* copyIntoPlace(from, to, range, { progress: options?.progress, version: { etag: version.etag, etagOf: etagOfStats } }).pipe(
+        Effect.mapError((error): ObjectStoreError =>
+          error.changedTo !== undefined
+            ? new ObjectChangedError({ uri: format(source), expectedEtag: version.etag, actualEtag: error.changedTo })
+            : error.endedAt !== undefined
+            ? new StoreError({ uri: format(source), reason: error.reason })
+            : fromCopyError(error.side === "source" ? source : target)(error)
+        )
       )
     })
 
   return ObjectStore.of({
     head,
     get: (uri, version, range) =>
-      Stream.unwrap(Effect.gen(function*() {
-        const current = yield* head(uri)
-        if (current.etag !== version.etag) {
-          return yield* new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })
-        }
-        const path = yield* pathOf(uri)
-        if (range.end - range.start <= SMALL_READ) {
-          return Stream.fromEffect(readSmall(uri, path, range)).pipe(Stream.filter((bytes) => bytes.length > 0))
-        }
-        return fs.stream(path, {
-          offset: FileSystem.Size(range.start),
-          bytesToRead: FileSystem.Size(range.end - range.start),
-          chunkSize: FileSystem.Size(256 * 1024)
-        }).pipe(Stream.mapError(toStoreError(uri)))
-      })),
+      // A small range is one Effect (its version checked on the open file), a larger one a stream.
+      range.end - range.start <= SMALL_READ
+        ? Stream.fromEffect(Effect.flatMap(pathOf(uri), (path) => readSmall(uri, path, version, range))).pipe(
+          Stream.filter((bytes) => bytes.length > 0)
+        )
+        : Stream.unwrap(Effect.gen(function*() {
+          const current = yield* head(uri)
+          if (current.etag !== version.etag) {
+            return yield* new ObjectChangedError({ uri: format(uri), expectedEtag: version.etag, actualEtag: current.etag })
+          }
+          const path = yield* pathOf(uri)
+          return fs.stream(path, {
+            offset: FileSystem.Size(range.start),
+            bytesToRead: FileSystem.Size(range.end - range.start),
+            chunkSize: FileSystem.Size(256 * 1024)
+          }).pipe(Stream.mapError(toStoreError(uri)))
+        })),
     put: (uri, body) =>
       Effect.gen(function*() {
         const path = yield* pathOf(uri)
@@ -194,7 +195,7 @@ export const make = Effect.gen(function*() {
               if (info.type !== "File") return []
               const mtime = Option.match(info.mtime, { onNone: () => 0, onSome: (date) => date.getTime() })
               const inode = Option.getOrElse(info.ino, () => 0)
-              return [{ uri, size: Number(info.size), etag: `"${Number(info.size)}-${mtime}-${inode}"` }]
+              return [{ uri, size: Number(info.size), etag: etagOf(Number(info.size), mtime, inode) }]
             }),
             // A file removed between the listing and its stat is simply not there.
             Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed([])),

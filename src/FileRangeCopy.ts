@@ -3,12 +3,17 @@
  * fd, through one reused buffer, with positional reads and writes in a plain loop. No stream
  * stage, no buffer per piece: the loop costs what `read(2)` and `write(2)` cost. The loop runs
  * inside one Effect; interrupting it stops the loop after the read or write in flight, and
- * both files are closed before the interruption completes.
+ * both files are closed before the interruption completes. `copyIntoPlace` is the whole local
+ * part in that one Effect (the source's version checked on its open file, the directory made,
+ * the bytes copied to a temporary file renamed into place, that file removed on any failure),
+ * so a chunk costs a handful of system calls and no Effect step per call.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type { Stats as FileStats } from "node:fs"
 import type { FileHandle } from "node:fs/promises"
-import { open } from "node:fs/promises"
+import { mkdir, open, rename, rm } from "node:fs/promises"
+import * as NodePath from "node:path"
 import type { ByteRange } from "./ByteRange.js"
 
 /**
@@ -23,14 +28,29 @@ const PROGRESS_STEP = 4 * COPY_BUFFER_SIZE
 
 /**
  * A copy that could not finish: a system call failed on one `side` (`code` is its errno name,
- * when it has one), or the source ended before the range did (`endedAt`, the source side).
+ * when it has one), the source ended before the range did (`endedAt`, the source side), or the
+ * source is no longer the version asked for (`changedTo`, the ETag it has now).
  */
 export class FileCopyError extends Data.TaggedError("FileCopyError")<{
   readonly side: "source" | "target"
   readonly code: string | undefined
   readonly reason: string
   readonly endedAt?: number
+  readonly changedTo?: string
 }> {}
+
+/** How to copy: progress reports, and the source version the bytes must come from. */
+export interface CopyOptions {
+  /** Counts of bytes written, at least once per 1 MiB and once at the end. */
+  readonly progress?: ((bytes: number) => void) | undefined
+  /**
+   * The source's expected ETag and how to compute one from `fstat` of the open source. It is
+   * checked before the first byte is read and after the last one (and when the source ends
+   * early): any difference fails the copy with `changedTo`, so no byte of another version is
+   * ever kept.
+   */
+  readonly version?: { readonly etag: string; readonly etagOf: (stats: FileStats) => string } | undefined
+}
 
 const failure = (side: "source" | "target") => (error: unknown): FileCopyError => {
   const code = typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
@@ -60,7 +80,8 @@ const copyLoop = async (
   target: FileHandle,
   range: ByteRange,
   progress: ((bytes: number) => void) | undefined,
-  stopped: () => boolean
+  stopped: () => boolean,
+  checkVersion: () => Promise<void>
 ): Promise<void> => {
   const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(COPY_BUFFER_SIZE, range.end - range.start)))
   let position = range.start
@@ -69,6 +90,8 @@ const copyLoop = async (
     const wanted = Math.min(buffer.length, range.end - position)
     const { bytesRead } = await source.read(buffer, 0, wanted, position).catch((error) => Promise.reject(failure("source")(error)))
     if (bytesRead === 0) {
+      // A source shorter than its version is another version: say so when it is.
+      await checkVersion()
       throw new FileCopyError({ side: "source", code: undefined, reason: `the file ended at byte ${position}`, endedAt: position })
     }
     // A write may take fewer bytes than given: write the rest before reading on.
@@ -86,36 +109,97 @@ const copyLoop = async (
       unreported = 0
     }
   }
+  if (!stopped()) await checkVersion()
 }
 
-/**
- * Writes the bytes `[range.start, range.end)` of the file at `from` to a new file at `to`
- * (created; it must not exist), and flushes nothing else: the caller renames it into place.
- * `progress` gets the counts of bytes written, at least once per 1 MiB and once at the end (so
- * on success they add up to the range's length). Fails with `FileCopyError`; a source shorter
- * than the range fails with `endedAt` set. On failure or interruption `to` may exist,
- * partially written, and is the caller's to remove; both files are closed by then.
- */
-export const copyFileRange = (
-  from: string,
-  to: string,
-  range: ByteRange,
-  progress?: (bytes: number) => void
-): Effect.Effect<void, FileCopyError> =>
+/** Fails with `changedTo` unless the open `source` is the `version` asked for (none: no check). */
+const versionCheck = (source: FileHandle, version: CopyOptions["version"]) => async (): Promise<void> => {
+  if (version === undefined) return
+  const stats = await source.stat().catch((error) => Promise.reject(failure("source")(error)))
+  const etag = version.etagOf(stats)
+  if (etag !== version.etag) {
+    throw new FileCopyError({ side: "source", code: undefined, reason: `it changed (ETag ${etag}, expected ${version.etag})`, changedTo: etag })
+  }
+}
+
+/** Runs `copy` as one Effect: interruption stops it after the call in flight and waits until it has cleaned up. */
+const asEffect = (copy: (stopped: () => boolean) => Promise<void>): Effect.Effect<void, FileCopyError> =>
   Effect.async<void, FileCopyError>((resume) => {
     let stopped = false
-    const settled = withFile(from, "r", "source", (source) =>
-      withFile(to, "wx", "target", (target) => copyLoop(source, target, range, progress, () => stopped))).then(
-        () => {
-          if (!stopped) resume(Effect.void)
-        },
-        (error: unknown) => {
-          if (!stopped) resume(Effect.fail(error instanceof FileCopyError ? error : failure("target")(error)))
-        }
-      )
-    // Interruption: stop after the call in flight and wait until both files are closed.
+    const settled = copy(() => stopped).then(
+      () => {
+        if (!stopped) resume(Effect.void)
+      },
+      (error: unknown) => {
+        if (!stopped) resume(Effect.fail(error instanceof FileCopyError ? error : failure("target")(error)))
+      }
+    )
     return Effect.promise(() => {
       stopped = true
       return settled
     })
   })
+
+/**
+ * Copies the range from the open `source` (its version checked by the caller) to a new file at
+ * `to` ("wx": it must not exist), and checks the version again after the last byte.
+ */
+const copyFrom = (source: FileHandle, to: string, range: ByteRange, options: CopyOptions, stopped: () => boolean) =>
+  withFile(to, "wx", "target", (target) => copyLoop(source, target, range, options.progress, stopped, versionCheck(source, options.version)))
+
+/**
+ * Writes the bytes `[range.start, range.end)` of the file at `from` to a new file at `to`
+ * (created; it must not exist), and flushes nothing else: the caller renames it into place.
+ * `options.progress` gets the counts of bytes written, at least once per 1 MiB and once at the
+ * end (so on success they add up to the range's length); `options.version` is checked on the
+ * open source before the first byte and after the last. Fails with `FileCopyError`: a source
+ * shorter than the range with `endedAt` set, another version with `changedTo`. On failure or
+ * interruption `to` may exist, partially written, and is the caller's to remove; both files
+ * are closed by then.
+ */
+export const copyFileRange = (
+  from: string,
+  to: string,
+  range: ByteRange,
+  options: CopyOptions = {}
+): Effect.Effect<void, FileCopyError> =>
+  asEffect((stopped) =>
+    withFile(from, "r", "source", async (source) => {
+      await versionCheck(source, options.version)()
+      await copyFrom(source, to, range, options, stopped)
+    })
+  )
+
+/** A name beside `path` for writing it before it is renamed into place. */
+export const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+
+/**
+ * `copyFileRange` committed in place: the directory of `to` made (with its parents), the bytes
+ * written to a fresh temporary file beside `to` and renamed over it once the source's version
+ * has been checked after the last byte, so `to` is either its old self or the whole new range.
+ * On failure or interruption the temporary file is removed before the Effect ends, and `to` is
+ * untouched. Fails with `FileCopyError` as `copyFileRange` does (a failed `mkdir` or `rename`
+ * is on the target side).
+ */
+export const copyIntoPlace = (
+  from: string,
+  to: string,
+  range: ByteRange,
+  options: CopyOptions = {}
+): Effect.Effect<void, FileCopyError> =>
+  asEffect((stopped) =>
+    withFile(from, "r", "source", async (source) => {
+      // The version first: a changed source writes nothing, not even the directory.
+      await versionCheck(source, options.version)()
+      await mkdir(NodePath.dirname(to), { recursive: true }).catch((error) => Promise.reject(failure("target")(error)))
+      const temporary = temporaryFor(to)
+      try {
+        await copyFrom(source, temporary, range, options, stopped)
+        if (stopped()) throw new FileCopyError({ side: "target", code: undefined, reason: "interrupted" })
+        await rename(temporary, to).catch((error) => Promise.reject(failure("target")(error)))
+      } catch (error) {
+        await rm(temporary, { force: true }).catch(() => undefined)
+        throw error
+      }
+    })
+  )

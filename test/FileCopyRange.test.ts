@@ -273,8 +273,10 @@ describe("copyFileRange", () => {
       const openFds = () => fs.readdirSync("/proc/self/fd").length
       const before = openFds()
       const started = yield* Deferred.make<void>()
-      const fiber = yield* Effect.fork(copyFileRange(from, to, { start: 0, end: 8 * MiB }, () => {
-        Effect.runSync(Deferred.succeed(started, undefined))
+      const fiber = yield* Effect.fork(copyFileRange(from, to, { start: 0, end: 8 * MiB }, {
+        progress: () => {
+          Effect.runSync(Deferred.succeed(started, undefined))
+        }
       }))
       yield* Deferred.await(started)
       const exit = yield* Fiber.interrupt(fiber)
