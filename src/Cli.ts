@@ -17,13 +17,11 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Os from "node:os"
 import { benchCommand } from "./bench/BenchCommand.js"
-import { concatenate } from "./ChunkOutputs.js"
 import { StdoutClosedError, UsageError } from "./Errors.js"
 import * as Executor from "./Executor.js"
 import * as Header from "./Header.js"
 import * as ObjectUri from "./ObjectUri.js"
 import * as Layers from "./Layers.js"
-import { merge } from "./Merge.js"
 import * as MergeMode from "./MergeMode.js"
 import { chunkCount, MAX_CHUNKS } from "./Planner.js"
 import type { PlanSpec } from "./Planner.js"
@@ -35,10 +33,8 @@ import { RetryPolicy } from "./Retry.js"
 import * as RoutingObjectStore from "./RoutingObjectStore.js"
 import * as S3Settings from "./S3Settings.js"
 import { parseCount, parseSize } from "./Size.js"
-import { run, runMulti } from "./Run.js"
 import * as SourceSet from "./SourceSet.js"
 import { headSource, split, splitMulti } from "./Split.js"
-import * as WorkerThreadExecutor from "./WorkerThreadExecutor.js"
 
 const DEFAULT_LOOKAHEAD = 64 * 1024
 
@@ -152,8 +148,9 @@ type Backend = "local" | "threads" | "lambda"
 /**
  * Everything a job needs (see `Layers`): the routing store (files and S3), the reader, run
  * counters, the retry policy, and the executor of the chosen backend. The Lambda executor's
- * module (and the Lambda SDK) is loaded only for `--backend lambda`; the threads get at most
- * one thread per core, and no more than `concurrency` when it is given.
+ * module (and the Lambda SDK) is loaded only for `--backend lambda`, the worker threads' (and
+ * @effect/platform's Worker) only for `--backend threads`; the threads get at most one thread
+ * per core, and no more than `concurrency` when it is given.
  */
 export const jobLayer = (
   endpointOverride: Option.Option<string>,
@@ -167,10 +164,16 @@ export const jobLayer = (
     const executor = backendName === "local"
       ? Executor.localLayer
       : backendName === "threads"
-      ? WorkerThreadExecutor.layer({
-        settings: resolved,
-        threads: Math.min(Os.availableParallelism(), Option.getOrElse(concurrency, () => Number.MAX_SAFE_INTEGER))
-      })
+      ? Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./WorkerThreadExecutor.js")),
+          (WorkerThreadExecutor) =>
+            WorkerThreadExecutor.layer({
+              settings: resolved,
+              threads: Math.min(Os.availableParallelism(), Option.getOrElse(concurrency, () => Number.MAX_SAFE_INTEGER))
+            })
+        )
+      )
       : Layer.unwrapEffect(
         Effect.map(
           Effect.promise(() => import("./LambdaExecutor.js")),
@@ -317,6 +320,10 @@ const runCommand = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      // What only `run` needs (its program, the merges) is loaded when it runs, not at every start.
+      const [{ run, runMulti }, { merge }, { concatenate }] = yield* Effect.promise(() =>
+        Promise.all([import("./Run.js"), import("./Merge.js"), import("./ChunkOutputs.js")])
+      )
       const job = yield* parseJob(args)
       const outUri = yield* optional(args.out, ObjectUri.parseObject)
       const prefix = yield* optional(args.workPrefix, ObjectUri.parseDirectory)

@@ -122,6 +122,16 @@ const s3Of = (uri: ObjectUri): Effect.Effect<S3Uri, StoreError> =>
     : Effect.fail(new StoreError({ uri: format(uri), reason: "the S3 store cannot reach local files" }))
 
 /** Builds the client as every AWS tool does, plus our rules for custom endpoints. */
+/**
+ * What a connection (and so a GET's body, which inherits it) may buffer before it stops
+ * reading the socket. Node's default is 16 KiB, so a body arrives in pieces of about one
+ * socket read (64 KiB) and every stage downstream pays per piece; with 256 KiB a piece holds
+ * what arrived since the last pull, up to about that. Measured on 1 GiB from the local S3
+ * server (`split --out DIR`, N = 16): 7.5 CPU-s instead of 9.7-11.6, peak RSS unchanged;
+ * 1 MiB saved a little more CPU but added 50-70 MB of RSS.
+ */
+const SOCKET_HIGH_WATER_MARK = 256 * 1024
+
 const makeClient = (settings: S3Settings, timeouts: S3Timeouts) =>
   new S3Client({
     region: settings.region,
@@ -140,8 +150,8 @@ const makeClient = (settings: S3Settings, timeouts: S3Timeouts) =>
     // paused by our own back-pressure is not a stall.
     requestHandler: {
       connectionTimeout: Duration.toMillis(timeouts.connect),
-      httpAgent: { keepAlive: true, maxSockets: 64 },
-      httpsAgent: { keepAlive: true, maxSockets: 64 }
+      httpAgent: { keepAlive: true, maxSockets: 64, highWaterMark: SOCKET_HIGH_WATER_MARK },
+      httpsAgent: { keepAlive: true, maxSockets: 64, highWaterMark: SOCKET_HIGH_WATER_MARK }
     }
   })
 
