@@ -148,6 +148,22 @@ const copyFrom = (source: FileHandle, to: string, range: ByteRange, options: Cop
   withFile(to, "wx", "target", (target) => copyLoop(source, target, range, options.progress, stopped, versionCheck(source, options.version)))
 
 /**
+ * `use` of the file at `from`, opened and checked to be `options.version` before anything else
+ * (a changed source writes nothing), as one Effect (`asEffect`); the file is closed however it ends.
+ */
+const fromCheckedSource = (
+  from: string,
+  options: CopyOptions,
+  use: (source: FileHandle, stopped: () => boolean) => Promise<void>
+): Effect.Effect<void, FileCopyError> =>
+  asEffect((stopped) =>
+    withFile(from, "r", "source", async (source) => {
+      await versionCheck(source, options.version)()
+      await use(source, stopped)
+    })
+  )
+
+/**
  * Writes the bytes `[range.start, range.end)` of the file at `from` to a new file at `to`
  * (created; it must not exist), and flushes nothing else: the caller renames it into place.
  * `options.progress` gets the counts of bytes written, at least once per 1 MiB and once at the
@@ -163,12 +179,7 @@ export const copyFileRange = (
   range: ByteRange,
   options: CopyOptions = {}
 ): Effect.Effect<void, FileCopyError> =>
-  asEffect((stopped) =>
-    withFile(from, "r", "source", async (source) => {
-      await versionCheck(source, options.version)()
-      await copyFrom(source, to, range, options, stopped)
-    })
-  )
+  fromCheckedSource(from, options, (source, stopped) => copyFrom(source, to, range, options, stopped))
 
 /** A name beside `path` for writing it before it is renamed into place. */
 export const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
@@ -187,19 +198,15 @@ export const copyIntoPlace = (
   range: ByteRange,
   options: CopyOptions = {}
 ): Effect.Effect<void, FileCopyError> =>
-  asEffect((stopped) =>
-    withFile(from, "r", "source", async (source) => {
-      // The version first: a changed source writes nothing, not even the directory.
-      await versionCheck(source, options.version)()
-      await mkdir(NodePath.dirname(to), { recursive: true }).catch((error) => Promise.reject(failure("target")(error)))
-      const temporary = temporaryFor(to)
-      try {
-        await copyFrom(source, temporary, range, options, stopped)
-        if (stopped()) throw new FileCopyError({ side: "target", code: undefined, reason: "interrupted" })
-        await rename(temporary, to).catch((error) => Promise.reject(failure("target")(error)))
-      } catch (error) {
-        await rm(temporary, { force: true }).catch(() => undefined)
-        throw error
-      }
-    })
-  )
+  fromCheckedSource(from, options, async (source, stopped) => {
+    await mkdir(NodePath.dirname(to), { recursive: true }).catch((error) => Promise.reject(failure("target")(error)))
+    const temporary = temporaryFor(to)
+    try {
+      await copyFrom(source, temporary, range, options, stopped)
+      if (stopped()) throw new FileCopyError({ side: "target", code: undefined, reason: "interrupted" })
+      await rename(temporary, to).catch((error) => Promise.reject(failure("target")(error)))
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined)
+      throw error
+    }
+  })
