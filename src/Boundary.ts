@@ -1,6 +1,6 @@
 /**
  * Line boundaries read straight from the store. `alignUp` finds one boundary with windows that
- * double in size; `readChunk` streams one resolved chunk with a single GET in the common case,
+ * double in size (the first read into one buffer, without stream stages); `readChunk` streams one resolved chunk with a single GET in the common case,
  * continuing with doubling windows only when the chunk's last line runs past the lookahead.
  */
 import * as Channel from "effect/Channel"
@@ -43,7 +43,9 @@ export class Boundary extends Context.Tag("s3split/Boundary")<Boundary, {
    * The first line start at or after `x`: 0 for x <= 0, S for x >= S, otherwise one past the
    * first newline at or after x - 1 (or S when there is none). Reads windows from x - 1 of
    * `lookahead` bytes (at least 64 KiB), doubling each time, until a newline or the end of
-   * the object; never gives up before that. Retries as `Retry.readRange`.
+   * the object; never gives up before that. A first window of up to 1 MiB is one GET into one
+   * buffer (`Retry.readSmall`); the later ones, and a larger first one, are streamed and
+   * abandoned at the newline. Retries and resumes as `Retry.readRange`.
    */
   readonly alignUp: (
     uri: ObjectUri,
