@@ -1,7 +1,8 @@
 /**
  * Line boundaries read straight from the store. `alignUp` finds one boundary with windows that
- * double in size (the first read into one buffer, without stream stages); `readChunk` streams one resolved chunk with a single GET in the common case,
- * continuing with doubling windows only when the chunk's last line runs past the lookahead.
+ * double in size (the first read into one buffer, without stream stages); `readChunk` streams
+ * one resolved chunk with a single GET in the common case, continuing with doubling windows
+ * only when the chunk's last line runs past the lookahead.
  */
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
