@@ -163,6 +163,52 @@ describe("FileFeed.feed", () => {
       expect(size).toBe(10)
     }), 30_000)
 
+  it.live("a failing command is the command's error (its status and stderr), even when its reader failed too", () =>
+    Effect.gen(function*() {
+      const dir = work.fresh()
+      const file = path.join(dir, "file")
+      fs.writeFileSync(file, "a\nb\n")
+      const run = (source: string, command: string) =>
+        Effect.flip(LocalOutput.writeWith(
+          path.join(dir, "out"),
+          FileFeed.feed({ path: source, range: { start: 0, end: 4 }, header: undefined, command, index: 3, env: {}, verify: Effect.void })
+        ))
+      const failed = yield* run(file, "cat >/dev/null; echo broken >&2; exit 7")
+      expect(failed._tag).toBe("WorkerFailedError")
+      expect(failed.message).toBe("chunk 3: command exited with code 7: broken")
+      const both = yield* run(path.join(dir, "missing"), "cat >/dev/null; exit 5")
+      expect(both.message).toBe("chunk 3: command exited with code 5")
+    }), 30_000)
+
+  it.live("one shell per chunk starts both the reader and the command", () =>
+    Effect.gen(function*() {
+      const dir = work.fresh()
+      const file = path.join(dir, "file")
+      fs.writeFileSync(file, "a\nb\n")
+      // The command's shell says who started it: the chunk's shell, not this process.
+      yield* LocalOutput.writeWith(
+        path.join(dir, "out"),
+        FileFeed.feed({ path: file, range: { start: 0, end: 4 }, header: undefined, command: `cat >/dev/null; echo $PPID > '${dir}/parent'`, index: 0, env: {}, verify: Effect.void })
+      )
+      const parent = Number(fs.readFileSync(path.join(dir, "parent"), "utf8").trim())
+      expect(parent).toBeGreaterThan(0)
+      expect(parent).not.toBe(process.pid)
+    }), 30_000)
+
+  it.live("a command that leaves a process behind holding its output ends the chunk, and the leftover is killed", () =>
+    Effect.gen(function*() {
+      const dir = work.fresh()
+      const file = path.join(dir, "file")
+      fs.writeFileSync(file, "a\nb\n")
+      const marker = `${60 + (process.pid % 7)}.123`
+      yield* LocalOutput.writeWith(
+        path.join(dir, "out"),
+        FileFeed.feed({ path: file, range: { start: 0, end: 4 }, header: undefined, command: `sleep ${marker} & cat`, index: 0, env: {}, verify: Effect.void })
+      )
+      expect(fs.readFileSync(path.join(dir, "out"), "latin1")).toBe("a\nb\n")
+      expect(processesWith(marker)).toEqual([])
+    }), 45_000)
+
   it.effect("dd with byte offsets is available on this machine (the feed is what the tests above exercise)", () =>
     Effect.map(FileFeed.available, (available) => expect(available).toBe(true)))
 })
