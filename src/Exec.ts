@@ -1,11 +1,10 @@
 /**
  * Runs a shell command over a byte stream: `/bin/sh -c command` in its own process group, the
- * stream on its stdin, and its stdout either returned as a stream (`pipeThrough`) or given
- * straight to a file descriptor (`pipeInto`, so the output never passes through this
- * process). A non-zero exit fails with `WorkerFailedError` carrying the exit code and the tail
+ * stream on its stdin (or another process's stdout, `pipeFromInto`), and its stdout either
+ * returned as a stream (`pipeThrough`) or given straight to a file descriptor (`pipeInto`, so
+ * the output never passes through this process). A non-zero exit fails with `WorkerFailedError` carrying the exit code and the tail
  * of stderr; the whole group is killed once the command has exited (so nothing it left in the
- * background keeps the chunk waiting) and when the command's scope ends, however it ends. (A
- * local file's range fed to a command is `FileFeed`'s: reader and command in one shell.)
+ * background keeps the chunk waiting) and when the command's scope ends, however it ends.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Cause from "effect/Cause"
@@ -17,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
+import type { Readable } from "node:stream"
 import { WorkerFailedError } from "./Errors.js"
 import { killGroup, release, stderrTail } from "./ShellProcess.js"
 import { writeAll } from "./WritableSink.js"
@@ -27,6 +27,16 @@ export interface ExecOptions {
   readonly env?: Record<string, string>
 }
 
+
+/**
+ * What a command reads: a stream this process writes to its stdin, or the readable end of
+ * another child's stdout pipe, which becomes the command's stdin (the bytes go from child to
+ * child, never through this process).
+ */
+type Input<E> =
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, E> }
+  | { readonly _tag: "Pipe"; readonly from: Readable }
+
 /**
  * Starts `command` in the current scope with `input` on its stdin and its stdout as
  * `stdout` ("pipe", or a file descriptor the child writes to directly). `finish` waits for the
@@ -35,7 +45,7 @@ export interface ExecOptions {
 const start = <E>(
   command: string,
   index: number,
-  input: Stream.Stream<Uint8Array, E>,
+  input: Input<E>,
   stdout: "pipe" | number,
   options: ExecOptions
 ): Effect.Effect<{ readonly child: ChildProcess; readonly finish: Effect.Effect<void, E | WorkerFailedError> }, never, Scope.Scope> =>
@@ -45,7 +55,9 @@ const start = <E>(
     const env = options.env === undefined ? process.env : { ...process.env, ...options.env }
     // Its own process group, so that stopping it stops the whole pipeline the shell started.
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn("/bin/sh", ["-c", command], { stdio: ["pipe", stdout, "pipe"], detached: true, env })),
+      Effect.sync(() =>
+        spawn("/bin/sh", ["-c", command], { stdio: [input._tag === "Pipe" ? input.from : "pipe", stdout, "pipe"], detached: true, env })
+      ),
       release
     )
     const exited = yield* Deferred.make<number | null, WorkerFailedError>()
@@ -55,10 +67,10 @@ const start = <E>(
     // A failed write (EPIPE) means the command closed its stdin early: what it did not read it
     // did not want, and its exit status tells whether that was fine.
     const stdinClosed = Symbol("stdinClosed")
-    const feeder = yield* Effect.suspend(() => {
+    const feeder = yield* (input._tag === "Pipe" ? Effect.void : Effect.suspend(() => {
       child.stdin!.on("error", () => undefined)
-      return writeAll(input, child.stdin!, { end: true, closed: () => stdinClosed })
-    }).pipe(
+      return writeAll(input.stream, child.stdin!, { end: true, closed: () => stdinClosed })
+    })).pipe(
       Effect.catchIf((error): error is typeof stdinClosed => error === stdinClosed, () => Effect.void),
       Effect.tapErrorCause(() => Effect.sync(() => killGroup(child))),
       Effect.forkScoped
@@ -92,7 +104,7 @@ export const pipeThrough = <E>(
   input: Stream.Stream<Uint8Array, E>,
   options: ExecOptions = {}
 ): Stream.Stream<Uint8Array, E | WorkerFailedError> =>
-  Stream.unwrapScoped(Effect.map(start(command, index, input, "pipe", options), ({ child, finish }) =>
+  Stream.unwrapScoped(Effect.map(start(command, index, { _tag: "Stream", stream: input }, "pipe", options), ({ child, finish }) =>
     NodeStream.fromReadable<WorkerFailedError>(() => child.stdout!, (error) =>
       new WorkerFailedError({ index, reason: `reading the command's output: ${String(error)}`, tail: "" })).pipe(
         Stream.concat(Stream.drain(Stream.fromEffect(finish)))
@@ -112,4 +124,20 @@ export const pipeInto = <E>(
   fd: number,
   options: ExecOptions = {}
 ): Effect.Effect<Effect.Effect<void, E | WorkerFailedError>, never, Scope.Scope> =>
-  Effect.map(start(command, index, input, fd, options), ({ finish }) => finish)
+  Effect.map(start(command, index, { _tag: "Stream", stream: input }, fd, options), ({ finish }) => finish)
+
+/**
+ * `pipeInto` with the command's stdin taken from `from`, the readable end of a pipe that
+ * another child process writes (its `stdout`): the command inherits that pipe, so no byte of
+ * its input passes through this process either. The parent's own handle on `from` is closed
+ * once the command has started. Succeeds with the child (its group is killed when the scope
+ * closes) and the effect that waits for its exit, as `pipeInto`.
+ */
+export const pipeFromInto = (
+  command: string,
+  index: number,
+  from: Readable,
+  fd: number,
+  options: ExecOptions = {}
+): Effect.Effect<{ readonly child: ChildProcess; readonly finish: Effect.Effect<void, WorkerFailedError> }, never, Scope.Scope> =>
+  Effect.tap(start<never>(command, index, { _tag: "Pipe", from }, fd, options), () => Effect.sync(() => from.destroy()))

@@ -180,21 +180,6 @@ describe("FileFeed.feed", () => {
       expect(both.message).toBe("chunk 3: command exited with code 5")
     }), 30_000)
 
-  it.live("one shell per chunk starts both the reader and the command", () =>
-    Effect.gen(function*() {
-      const dir = work.fresh()
-      const file = path.join(dir, "file")
-      fs.writeFileSync(file, "a\nb\n")
-      // The command's shell says who started it: the chunk's shell, not this process.
-      yield* LocalOutput.writeWith(
-        path.join(dir, "out"),
-        FileFeed.feed({ path: file, range: { start: 0, end: 4 }, header: undefined, command: `cat >/dev/null; echo $PPID > '${dir}/parent'`, index: 0, env: {}, verify: Effect.void })
-      )
-      const parent = Number(fs.readFileSync(path.join(dir, "parent"), "utf8").trim())
-      expect(parent).toBeGreaterThan(0)
-      expect(parent).not.toBe(process.pid)
-    }), 30_000)
-
   it.live("a command that leaves a process behind holding its output ends the chunk, and the leftover is killed", () =>
     Effect.gen(function*() {
       const dir = work.fresh()
