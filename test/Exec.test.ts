@@ -9,21 +9,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as LocalOutput from "../src/LocalOutput.js"
 import { workRoot } from "./utils/LocalRun.js"
+import { processesWith } from "./utils/Processes.js"
 
 const work = workRoot("exec")
 afterAll(work.remove)
-
-/** Live processes (zombies excluded) whose command line holds `text` as one argument. */
-const processesWith = (text: string) =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return []
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(text) ? [Number(pid)] : []
-    } catch {
-      return []
-    }
-  })
 
 describe("Exec.pipeInto (through LocalOutput.write)", () => {
   it.live("a command that leaves a process behind holding its stderr ends the chunk, and the leftover is killed", () =>

@@ -17,7 +17,7 @@ import * as path from "node:path"
 import * as FileFeed from "../src/FileFeed.js"
 import * as LocalOutput from "../src/LocalOutput.js"
 import { expectSameBytes, fibers, runLocal, sequentialOutputs, threads, workRoot } from "./utils/LocalRun.js"
-import { liveGroups, recordingGroup, waitForLines } from "./utils/Processes.js"
+import { liveGroups, processesWith, recordingGroup, waitForLines } from "./utils/Processes.js"
 import { plan } from "../src/Planner.js"
 import { adversarialBytes, referenceChunks } from "./utils/Reference.js"
 
@@ -25,18 +25,6 @@ const work = workRoot("filefeed")
 afterAll(work.remove)
 
 const backends = [["fibers", fibers], ["threads", threads]] as const
-
-/** The live processes (zombies excluded) whose command line holds `text`: the readers of a source. */
-const processesWith = (text: string) =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return []
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(text) ? [Number(pid)] : []
-    } catch {
-      return []
-    }
-  })
 
 /** The tag of the first typed failure of `exit`, if it failed with one. */
 const failureTag = <A, E>(exit: Exit.Exit<A, E>) =>

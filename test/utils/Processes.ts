@@ -30,3 +30,14 @@ export const waitForLines = async (file: string, count: number) => {
   }
 }
 
+/** The live processes (zombies excluded) with `text` as one argument of their command line. */
+export const processesWith = (text: string) =>
+  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return []
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(text) ? [Number(pid)] : []
+    } catch {
+      return []
+    }
+  })
