@@ -6,8 +6,9 @@
  * in one Effect, its bytes moved fd to fd by `FileRangeCopy.copyIntoPlace` (node:fs directly,
  * outside the `FileSystem` service, which has no positional I/O), and a small `get` (a
  * boundary window) is one positional read into one buffer, without a stream. Both check the
- * version on the file they opened (`fstat`), not with a separate `stat` of its path. A prefix is a directory:
- * `list` and `removeAll` cover every file under it, recursively. Content types are not kept.
+ * version on the file they opened (`fstat`), not with a separate `stat` of its path. A prefix
+ * is a directory: `list` and `removeAll` cover every file under it, recursively. Content types
+ * are not kept.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { isPlatformError } from "@effect/platform/Error"
