@@ -128,7 +128,8 @@ const s3Of = (uri: ObjectUri): Effect.Effect<S3Uri, StoreError> =>
  * socket read (64 KiB) and every stage downstream pays per piece; with 256 KiB a piece holds
  * what arrived since the last pull, up to about that. Measured on 1 GiB from the local S3
  * server (`split --out DIR`, N = 16): 7.5 CPU-s instead of 9.7-11.6, peak RSS unchanged;
- * 1 MiB saved a little more CPU but added 50-70 MB of RSS.
+ * 1 MiB saved a little more CPU but added 20-70 MB of peak RSS (289 MB for
+ * `split --out s3://`).
  */
 const SOCKET_HIGH_WATER_MARK = 256 * 1024
 
