@@ -121,7 +121,6 @@ const s3Of = (uri: ObjectUri): Effect.Effect<S3Uri, StoreError> =>
     ? Effect.succeed(uri)
     : Effect.fail(new StoreError({ uri: format(uri), reason: "the S3 store cannot reach local files" }))
 
-/** Builds the client as every AWS tool does, plus our rules for custom endpoints. */
 /**
  * What a connection (and so a GET's body, which inherits it) may buffer before it stops
  * reading the socket. Node's default is 16 KiB, so a body arrives in pieces of about one
@@ -133,6 +132,7 @@ const s3Of = (uri: ObjectUri): Effect.Effect<S3Uri, StoreError> =>
  */
 const SOCKET_HIGH_WATER_MARK = 256 * 1024
 
+/** Builds the client as every AWS tool does, plus our rules for custom endpoints. */
 const makeClient = (settings: S3Settings, timeouts: S3Timeouts) =>
   new S3Client({
     region: settings.region,
