@@ -140,57 +140,21 @@ const asEffect = (copy: (stopped: () => boolean) => Promise<void>): Effect.Effec
     })
   })
 
-/**
- * Copies the range from the open `source` (its version checked by the caller) to a new file at
- * `to` ("wx": it must not exist), and checks the version again after the last byte.
- */
-const copyFrom = (source: FileHandle, to: string, range: ByteRange, options: CopyOptions, stopped: () => boolean) =>
-  withFile(to, "wx", "target", (target) => copyLoop(source, target, range, options.progress, stopped, versionCheck(source, options.version)))
-
-/**
- * `use` of the file at `from`, opened and checked to be `options.version` before anything else
- * (a changed source writes nothing), as one Effect (`asEffect`); the file is closed however it ends.
- */
-const fromCheckedSource = (
-  from: string,
-  options: CopyOptions,
-  use: (source: FileHandle, stopped: () => boolean) => Promise<void>
-): Effect.Effect<void, FileCopyError> =>
-  asEffect((stopped) =>
-    withFile(from, "r", "source", async (source) => {
-      await versionCheck(source, options.version)()
-      await use(source, stopped)
-    })
-  )
-
-/**
- * Writes the bytes `[range.start, range.end)` of the file at `from` to a new file at `to`
- * (created; it must not exist), and flushes nothing else: the caller renames it into place.
- * `options.progress` gets the counts of bytes written, at least once per 1 MiB and once at the
- * end (so on success they add up to the range's length); `options.version` is checked on the
- * open source before the first byte and after the last. Fails with `FileCopyError`: a source
- * shorter than the range with `endedAt` set, another version with `changedTo`. On failure or
- * interruption `to` may exist, partially written, and is the caller's to remove; both files
- * are closed by then.
- */
-export const copyFileRange = (
-  from: string,
-  to: string,
-  range: ByteRange,
-  options: CopyOptions = {}
-): Effect.Effect<void, FileCopyError> =>
-  fromCheckedSource(from, options, (source, stopped) => copyFrom(source, to, range, options, stopped))
-
 /** A name beside `path` for writing it before it is renamed into place. */
 export const temporaryFor = (path: string) => `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
 
 /**
- * `copyFileRange` committed in place: the directory of `to` made (with its parents), the bytes
- * written to a fresh temporary file beside `to` and renamed over it once the source's version
- * has been checked after the last byte, so `to` is either its old self or the whole new range.
- * On failure or interruption the temporary file is removed before the Effect ends, and `to` is
- * untouched. Fails with `FileCopyError` as `copyFileRange` does (a failed `mkdir` or `rename`
- * is on the target side).
+ * Writes the bytes `[range.start, range.end)` of the file at `from` to the file at `to`: the
+ * directory of `to` made (with its parents), the bytes written to a fresh temporary file beside
+ * `to` and renamed over it once the source's version has been checked after the last byte, so
+ * `to` is either its old self or the whole new range, never written in place.
+ * `options.progress` gets the counts of bytes written, at least once per 1 MiB and once at the
+ * end (so on success they add up to the range's length); `options.version` is checked on the
+ * open source before anything is written (a changed source writes nothing, not even the
+ * directory) and after the last byte. Fails with `FileCopyError`: a source shorter than the
+ * range with `endedAt` set, another version with `changedTo`, a failed `mkdir` or `rename` on
+ * the target side. On failure or interruption the temporary file is removed and both files
+ * are closed before the Effect ends, and `to` is untouched.
  */
 export const copyIntoPlace = (
   from: string,
@@ -198,15 +162,19 @@ export const copyIntoPlace = (
   range: ByteRange,
   options: CopyOptions = {}
 ): Effect.Effect<void, FileCopyError> =>
-  fromCheckedSource(from, options, async (source, stopped) => {
-    await mkdir(NodePath.dirname(to), { recursive: true }).catch((error) => Promise.reject(failure("target")(error)))
-    const temporary = temporaryFor(to)
-    try {
-      await copyFrom(source, temporary, range, options, stopped)
-      if (stopped()) throw new FileCopyError({ side: "target", code: undefined, reason: "interrupted" })
-      await rename(temporary, to).catch((error) => Promise.reject(failure("target")(error)))
-    } catch (error) {
-      await rm(temporary, { force: true }).catch(() => undefined)
-      throw error
-    }
-  })
+  asEffect((stopped) =>
+    withFile(from, "r", "source", async (source) => {
+      const checkVersion = versionCheck(source, options.version)
+      await checkVersion()
+      await mkdir(NodePath.dirname(to), { recursive: true }).catch((error) => Promise.reject(failure("target")(error)))
+      const temporary = temporaryFor(to)
+      try {
+        await withFile(temporary, "wx", "target", (target) => copyLoop(source, target, range, options.progress, stopped, checkVersion))
+        if (stopped()) throw new FileCopyError({ side: "target", code: undefined, reason: "interrupted" })
+        await rename(temporary, to).catch((error) => Promise.reject(failure("target")(error)))
+      } catch (error) {
+        await rm(temporary, { force: true }).catch(() => undefined)
+        throw error
+      }
+    })
+  )

@@ -15,7 +15,7 @@ import { Boundary } from "../src/Boundary.js"
 import { CopyRangeUnsupportedError, ObjectChangedError } from "../src/Errors.js"
 import * as Executor from "../src/Executor.js"
 import * as FileObjectStore from "../src/FileObjectStore.js"
-import { COPY_BUFFER_SIZE, copyFileRange, FileCopyError } from "../src/FileRangeCopy.js"
+import { COPY_BUFFER_SIZE, copyIntoPlace, FileCopyError } from "../src/FileRangeCopy.js"
 import * as Layers from "../src/Layers.js"
 import * as MemoryObjectStore from "../src/MemoryObjectStore.js"
 import { ObjectStore, ObjectVersion } from "../src/ObjectStore.js"
@@ -262,8 +262,8 @@ describe("FileObjectStore.copyRange", () => {
     }).pipe(Effect.provide(fileStore)))
 })
 
-describe("copyFileRange", () => {
-  it.live("closes both files before an interruption completes, and stops at the next buffer", () =>
+describe("copyIntoPlace", () => {
+  it.live("closes both files before an interruption completes, stops at the next buffer and leaves no file", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       const MiB = 1024 * 1024
@@ -273,8 +273,10 @@ describe("copyFileRange", () => {
       const openFds = () => fs.readdirSync("/proc/self/fd").length
       const before = openFds()
       const started = yield* Deferred.make<void>()
-      const fiber = yield* Effect.fork(copyFileRange(from, to, { start: 0, end: 8 * MiB }, {
-        progress: () => {
+      let reported = 0
+      const fiber = yield* Effect.fork(copyIntoPlace(from, to, { start: 0, end: 8 * MiB }, {
+        progress: (bytes) => {
+          reported += bytes
           Effect.runSync(Deferred.succeed(started, undefined))
         }
       }))
@@ -284,27 +286,31 @@ describe("copyFileRange", () => {
       // Closed already: the interruption waited for the read or write in flight and the closes.
       expect(openFds()).toBe(before)
       // The loop stopped after the call in flight: a few buffers at most, far from the whole range.
-      expect(fs.statSync(to).size).toBeLessThanOrEqual(8 * COPY_BUFFER_SIZE)
+      expect(reported).toBeLessThanOrEqual(1 * MiB + 8 * COPY_BUFFER_SIZE)
+      expect(fs.readdirSync(dir)).toEqual(["source"])
     })))
 
-  it.live("a source shorter than the range fails with endedAt", () =>
+  it.live("a source shorter than the range fails with endedAt, and leaves no file", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       fs.writeFileSync(path.join(dir, "short"), "abc")
-      const error = yield* Effect.flip(copyFileRange(path.join(dir, "short"), path.join(dir, "copy"), { start: 1, end: 10 }))
+      const error = yield* Effect.flip(copyIntoPlace(path.join(dir, "short"), path.join(dir, "copy"), { start: 1, end: 10 }))
       expect(error).toBeInstanceOf(FileCopyError)
       expect(error.endedAt).toBe(3)
+      expect(fs.readdirSync(dir)).toEqual(["short"])
     })))
 
-  it.live("never overwrites an existing file (the caller's temporary name must be fresh)", () =>
+  it.live("replaces an existing target by a rename, never writing into it", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
       fs.writeFileSync(path.join(dir, "source"), "abc")
       fs.writeFileSync(path.join(dir, "copy"), "keep")
-      const error = yield* Effect.flip(copyFileRange(path.join(dir, "source"), path.join(dir, "copy"), { start: 0, end: 3 }))
-      expect(error.side).toBe("target")
-      expect(error.code).toBe("EEXIST")
-      expect(fs.readFileSync(path.join(dir, "copy"), "latin1")).toBe("keep")
+      // A second name of the old target's inode: written in place, it would change too.
+      fs.linkSync(path.join(dir, "copy"), path.join(dir, "old"))
+      yield* copyIntoPlace(path.join(dir, "source"), path.join(dir, "copy"), { start: 0, end: 3 })
+      expect(fs.readFileSync(path.join(dir, "copy"), "latin1")).toBe("abc")
+      expect(fs.readFileSync(path.join(dir, "old"), "latin1")).toBe("keep")
+      expect(fs.readdirSync(dir).sort()).toEqual(["copy", "old", "source"])
     })))
 })
 
